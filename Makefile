@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make start` (run the app with Azurite) and `make test` (everything).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: start test lint venv venv313 node bench clean
+
+$(VENV)/.installed-app: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-app requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(VENV)/.installed-dev
+node: node_modules/.installed
+
+# The real Python worker's indexer needs Python 3.13; found on PATH or under pyenv, skipped when absent.
+venv313:
+	scripts/venv313.sh
+
+start: $(VENV)/.installed-app node_modules/.installed
+	scripts/start.sh
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(VENV)/.installed-dev node_modules/.installed venv313
+	scripts/test.sh
+
+bench: $(VENV)/.installed-dev node_modules/.installed
+	$(PY) -m bench.all
+
+clean:
+	rm -rf $(VENV) .venv313 node_modules .azurite .pytest_cache .ruff_cache

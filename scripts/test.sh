@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test command: lint, format check, Functions doctor, then every pytest test.
+# Azurite and the fakes are started by the test fixtures on free 127.0.0.1 ports; anything a
+# fixture started as a separate process registers its pid here and is stopped on exit, Ctrl-C included.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+run_dir=$(mktemp -d)
+export ACI_TEST_RUN_DIR="$run_dir"
+cleanup() {
+  for pidfile in "$run_dir"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  rm -rf "$run_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+set -e
+echo "== ruff check"; $PY -m ruff check .
+echo "== ruff format --check"; $PY -m ruff format --check .
+echo "== azure-functions-doctor"
+.venv/bin/azure-functions-doctor doctor --path . --profile full --summary-json "$run_dir/doctor.json" >"$run_dir/doctor.txt" 2>&1 || {
+  cat "$run_dir/doctor.txt"; echo "azure-functions-doctor failed"; exit 1; }
+$PY - "$run_dir/doctor.json" <<'PYEOF'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+print("doctor:", summary)
+counts = summary.get("counts", summary)
+sys.exit(1 if int(counts.get("failed", counts.get("fail", 0)) or 0) else 0)
+PYEOF
+echo "== pytest"
+$PY -m pytest "$@"

@@ -1,0 +1,295 @@
+"""Every app setting the connector reads, declared once, validated once.
+
+The table `SETTINGS` is the single source of truth: `load_settings` reads it,
+local.settings.json.example and docs/settings.md list it, and a test keeps the
+three (and the Bicep app settings) in step. A missing or malformed setting
+raises `ConfigError` naming the setting, so a bad deployment fails at start
+instead of misbehaving on the first pod.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from shared.errors import ConfigError
+
+POD_EVENTS_QUEUE = "pod-events"
+"""Queue the relay, audit webhook, Event Grid function and CLI write to."""
+DEAD_LETTER_QUEUE = "pod-events-invalid"
+"""Messages that can never succeed, with the reason (written once, never retried)."""
+POISON_QUEUE = "pod-events-poison"
+"""Where the Functions host moves a message after maxDequeueCount failures."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One app setting: its name, default (None = required when used), parser and meaning."""
+
+    name: str
+    default: str | None
+    parse: Callable[[str], Any]
+    doc: str
+    secret: bool = False
+    example: str | None = None
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value.strip())
+    if number <= 0:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value.strip())
+    if not number > 0:
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _url(value: str) -> str:
+    value = value.strip()
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _node_name(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+        raise ValueError(f"not a valid Kubernetes node name: {value!r}")
+    return value
+
+
+def _os_list(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    if not names:
+        raise ValueError("expected at least one of linux, windows")
+    for name in names:
+        if name not in ("linux", "windows"):
+            raise ValueError(f"unknown OS {name!r}: expected linux and/or windows")
+    return tuple(dict.fromkeys(names))
+
+
+def _taint(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)", value):
+        raise ValueError(f"expected key[=value]:Effect, got {value!r}")
+    return value
+
+
+def _guid_or_empty(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[0-9a-fA-F-]{36}", value):
+        raise ValueError(f"expected a GUID, got {value!r}")
+    return value
+
+
+def _resource_group(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[-\w._()]{1,90}", value):
+        raise ValueError(f"not a valid resource group name: {value!r}")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "AzureWebJobsStorage",
+        "",
+        _text,
+        "Storage connection for the host and the pod-events queues. A connection string, or leave empty "
+        "and set AzureWebJobsStorage__queueServiceUri for a managed identity.",
+        secret=True,
+        example="UseDevelopmentStorage=true",
+    ),
+    Setting(
+        "AzureWebJobsStorage__queueServiceUri",
+        "",
+        _url,
+        "Queue endpoint used with a managed identity when AzureWebJobsStorage is empty.",
+    ),
+    Setting("FUNCTIONS_WORKER_RUNTIME", "python", _text, "Must be python.", example="python"),
+    Setting(
+        "AZURE_SUBSCRIPTION_ID",
+        "",
+        _guid_or_empty,
+        "Subscription holding the ACI resource group.",
+        example="00000000-0000-0000-0000-000000000000",
+    ),
+    Setting(
+        "ACI_RESOURCE_GROUP",
+        "",
+        _resource_group,
+        "Resource group the container groups are created in.",
+        example="aci-connector-rg",
+    ),
+    Setting("ACI_REGION", "westeurope", _text, "Azure region (location) of the container groups."),
+    Setting(
+        "ARM_ENDPOINT",
+        "https://management.azure.com",
+        _url,
+        "Azure Resource Manager endpoint; change it for sovereign clouds.",
+    ),
+    Setting(
+        "AZURE_CLIENT_ID",
+        "",
+        _text,
+        "Service principal or user-assigned identity client id (read by DefaultAzureCredential).",
+    ),
+    Setting("AZURE_TENANT_ID", "", _text, "Tenant of the service principal (read by DefaultAzureCredential)."),
+    Setting(
+        "AZURE_CLIENT_SECRET",
+        "",
+        _text,
+        "Service principal secret (read by DefaultAzureCredential); prefer a managed identity.",
+        secret=True,
+    ),
+    Setting(
+        "KUBE_API_URL",
+        "",
+        _url,
+        "Kubernetes API server URL, used with KUBE_BEARER_TOKEN. Empty, with no KUBECONFIG and "
+        "KUBE_IN_CLUSTER false, means standalone mode (no cluster).",
+        example="https://my-cluster.hcp.westeurope.azmk8s.io:443",
+    ),
+    Setting("KUBE_BEARER_TOKEN", "", _text, "ServiceAccount token for KUBE_API_URL.", secret=True),
+    Setting(
+        "KUBE_CA_CERT", "", _text, "PEM CA certificate of KUBE_API_URL (the text itself), empty to use the system CAs."
+    ),
+    Setting("KUBECONFIG", "", _text, "Path of a kubeconfig file, as an alternative to KUBE_API_URL."),
+    Setting("KUBE_CONTEXT", "", _text, "Context in KUBECONFIG; empty means the current context."),
+    Setting("KUBE_IN_CLUSTER", "false", _bool, "Use the in-cluster ServiceAccount (when the app runs in a pod)."),
+    Setting("VIRTUAL_NODE_OS", "linux", _os_list, "Comma-separated OS list of virtual nodes to run: linux, windows."),
+    Setting("VIRTUAL_NODE_NAME_LINUX", "aci-connector-linux", _node_name, "Name of the Linux virtual node."),
+    Setting("VIRTUAL_NODE_NAME_WINDOWS", "aci-connector-windows", _node_name, "Name of the Windows virtual node."),
+    Setting(
+        "VIRTUAL_NODE_TAINT",
+        "virtual-kubelet.io/provider=azure:NoSchedule",
+        _taint,
+        "Taint on the virtual nodes (key[=value]:Effect).",
+    ),
+    Setting("NODE_CPU", "10000", _positive_int, "CPU capacity the virtual node advertises, in cores."),
+    Setting("NODE_MEMORY", "4Ti", _text, "Memory capacity the virtual node advertises (a Kubernetes quantity)."),
+    Setting("NODE_PODS", "5000", _positive_int, "Pod capacity the virtual node advertises."),
+    Setting("NODE_EPHEMERAL_STORAGE", "100Ti", _text, "Ephemeral storage the virtual node advertises."),
+    Setting("DEFAULT_CPU", "1", _positive_float, "CPU (cores) given to a container that requests none."),
+    Setting("DEFAULT_MEMORY_GB", "1.5", _positive_float, "Memory (GB) given to a container that requests none."),
+    Setting(
+        "RECONCILE_SCHEDULE",
+        "*/10 * * * * *",
+        _text,
+        "NCRONTAB schedule of the reconciler timer (six fields, seconds first).",
+    ),
+    Setting(
+        "ARM_READS_PER_MINUTE",
+        "300",
+        _positive_int,
+        "Budget of ARM GETs per minute the reconciler may spend refreshing steady groups.",
+    ),
+    Setting("LOG_LEVEL", "INFO", _text, "Python log level of the connector's own loggers."),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. `values` holds every parsed setting by its app-setting name."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _BY_NAME:
+            raise KeyError(f"{name} is not a declared setting (see shared/config.py SETTINGS)")
+        return self.values[name]
+
+    def require(self, name: str) -> Any:
+        """The value of a setting the current operation cannot do without."""
+        value = self[name]
+        if value in ("", None):
+            raise ConfigError(f"setting {name} is required for this operation but is empty: {_BY_NAME[name].doc}")
+        return value
+
+    @property
+    def cluster_configured(self) -> bool:
+        """False means standalone mode: pods come inline in messages and no cluster is contacted."""
+        return bool(self["KUBE_API_URL"] or self["KUBECONFIG"] or self["KUBE_IN_CLUSTER"])
+
+    @property
+    def node_names(self) -> dict[str, str]:
+        """Virtual node name by OS, for the OSes this deployment runs."""
+        return {os_name: self[f"VIRTUAL_NODE_NAME_{os_name.upper()}"] for os_name in self["VIRTUAL_NODE_OS"]}
+
+    def with_overrides(self, **overrides: str) -> Settings:
+        """A copy with some settings replaced (raw strings, validated like the environment)."""
+        raw = {name: overrides[name] for name in overrides}
+        merged = dict(self.values)
+        merged.update(_parse_all(raw, only=raw.keys()))
+        return Settings(merged)
+
+
+def _parse_all(env: Mapping[str, str], only: Any = None) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    names = only if only is not None else _BY_NAME.keys()
+    for name in names:
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            raise ConfigError(f"{name} is not a declared setting")
+        raw = env.get(name)
+        if raw is None:
+            raw = setting.default if setting.default is not None else ""
+        try:
+            parsed[name] = setting.parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"setting {name} is malformed: {error}") from None
+    return parsed
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting from `env` (the process environment by default)."""
+    source = os.environ if env is None else env
+    values = _parse_all(source)
+    if values["FUNCTIONS_WORKER_RUNTIME"] not in ("python", ""):
+        raise ConfigError(
+            f"setting FUNCTIONS_WORKER_RUNTIME must be python, got {values['FUNCTIONS_WORKER_RUNTIME']!r}"
+        )
+    if values["KUBE_API_URL"] and not values["KUBE_BEARER_TOKEN"]:
+        raise ConfigError("setting KUBE_BEARER_TOKEN is required when KUBE_API_URL is set")
+    return Settings(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (Functions sets app settings as environment variables)."""
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()
+
+
+def setting_names() -> list[str]:
+    return [setting.name for setting in SETTINGS]
+
+
+def describe(name: str) -> Setting:
+    return _BY_NAME[name]

@@ -1,0 +1,50 @@
+"""Exceptions shared by the connector, grouped by what the caller must do about them.
+
+The split matters more than the names: a `PermanentError` marks the pod Failed
+or dead-letters the message; a `RetryableError` re-queues it; anything else is
+a bug and lets the Functions host retry and, at last, poison the message.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+
+class ConfigError(ConnectorError, ValueError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class InvalidMessage(ConnectorError, ValueError):
+    """A queue message can never be processed; the message names the bad field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PermanentError(ConnectorError):
+    """Retrying cannot help: the pod is marked Failed with this reason and message."""
+
+    reason = "ProviderFailed"
+
+
+class UnsupportedPodSpec(PermanentError, ValueError):
+    """The pod asks for something ACI cannot run as specified; the message names the field path."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RetryableError(ConnectorError):
+    """Try again later; `retry_after` (seconds) says when, if the server said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ThrottledError(RetryableError):
+    """ARM answered 429 or an ACI quota is exhausted: wait, do not count it as a failure."""

@@ -1,0 +1,41 @@
+"""Which Secrets and ConfigMaps a pod needs, so the worker fetches only those before translating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def referenced_objects(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(secret names, config map names) the pod's env, envFrom, volumes and imagePullSecrets name."""
+    spec = pod.get("spec") or {}
+    secrets: set[str] = {ref["name"] for ref in spec.get("imagePullSecrets") or [] if ref.get("name")}
+    config_maps: set[str] = set()
+    for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        for env in container.get("env") or []:
+            source = env.get("valueFrom") or {}
+            _add(secrets, source.get("secretKeyRef"))
+            _add(config_maps, source.get("configMapKeyRef"))
+        for env_from in container.get("envFrom") or []:
+            _add(secrets, env_from.get("secretRef"))
+            _add(config_maps, env_from.get("configMapRef"))
+    for volume in spec.get("volumes") or []:
+        if volume.get("secret"):
+            secrets.add(volume["secret"].get("secretName", ""))
+        _add(config_maps, volume.get("configMap"))
+        _add(secrets, (volume.get("azureFile") or {}).get("secretName") and {"name": volume["azureFile"]["secretName"]})
+        csi = volume.get("csi") or {}
+        _add(secrets, csi.get("nodePublishSecretRef"))
+        _add(secrets, csi.get("nodeStageSecretRef"))
+        if (csi.get("volumeAttributes") or {}).get("secretName"):
+            secrets.add(csi["volumeAttributes"]["secretName"])
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            _add(secrets, source.get("secret"))
+            _add(config_maps, source.get("configMap"))
+    secrets.discard("")
+    config_maps.discard("")
+    return secrets, config_maps
+
+
+def _add(names: set[str], ref: Any) -> None:
+    if isinstance(ref, dict) and ref.get("name"):
+        names.add(ref["name"])

@@ -1,0 +1,152 @@
+"""Storage queue adapter: send, re-queue with delay, peek and dead-letter `pod-events` messages.
+
+Used by the queue worker (re-queue on throttling, dead letters), the CLI, the
+audit webhook, the Event Grid function, the reconciler and the relay, so every
+producer writes the same plain-text encoding host.json expects
+(`messageEncoding: none`). The SDK import is deferred to first use: it costs
+cold-start time that HTTP-only invocations should not pay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, Settings, get_settings
+from shared.errors import ConfigError
+from shared.messages import SAFE_MESSAGE_BYTES, utc_now_text
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+MAX_VISIBILITY_DELAY = 7 * 24 * 3600
+"""Storage refuses a visibility timeout beyond seven days."""
+
+
+def azurite_connection_string(queue_endpoint: str = "http://127.0.0.1:10001/devstoreaccount1") -> str:
+    """The well-known Azurite account, for `UseDevelopmentStorage=true` and for tests on a free port."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint={queue_endpoint};"
+    )
+
+
+def expand_connection_string(connection: str) -> str:
+    """Resolve the `UseDevelopmentStorage=true` shorthand, which the queue SDK does not understand."""
+    if connection.strip().rstrip(";").lower() == "usedevelopmentstorage=true":
+        return azurite_connection_string()
+    return connection
+
+
+@dataclass(frozen=True)
+class PeekedMessage:
+    id: str
+    text: str
+    dequeue_count: int
+    inserted_on: str
+
+
+class QueueStore:
+    """The connector's queues on one Storage account; clients are made once and reused."""
+
+    def __init__(self, connection_string: str | None = None, *, queue_service_uri: str | None = None) -> None:
+        from azure.storage.queue import QueueServiceClient
+
+        if connection_string:
+            self._service = QueueServiceClient.from_connection_string(expand_connection_string(connection_string))
+        elif queue_service_uri:
+            from azure.identity import DefaultAzureCredential
+
+            self._service = QueueServiceClient(queue_service_uri, credential=DefaultAzureCredential())
+        else:
+            raise ConfigError(
+                "setting AzureWebJobsStorage is required (or AzureWebJobsStorage__queueServiceUri with an identity)"
+            )
+        self._clients: dict[str, Any] = {}
+        self._ensured: set[str] = set()
+        self._lock = threading.Lock()
+
+    def client(self, queue: str) -> Any:
+        with self._lock:
+            if queue not in self._clients:
+                self._clients[queue] = self._service.get_queue_client(queue)
+            return self._clients[queue]
+
+    def ensure(self, queue: str) -> None:
+        """Create the queue once per process; an existing queue is the normal case."""
+        if queue in self._ensured:
+            return
+        from azure.core.exceptions import ResourceExistsError
+
+        with contextlib.suppress(ResourceExistsError):  # already there: exactly what we want
+            self.client(queue).create_queue()
+        self._ensured.add(queue)
+
+    def send(self, text: str, *, queue: str = POD_EVENTS_QUEUE, delay_seconds: float = 0) -> str:
+        """Put one message; `delay_seconds` keeps it invisible that long (re-queue with backoff)."""
+        if len(text.encode("utf-8")) > SAFE_MESSAGE_BYTES:
+            raise ValueError(
+                f"message of {len(text.encode('utf-8'))} bytes exceeds the {SAFE_MESSAGE_BYTES} byte limit"
+            )
+        self.ensure(queue)
+        visibility = min(max(round(delay_seconds), 0), MAX_VISIBILITY_DELAY) or None
+        sent = self.client(queue).send_message(text, visibility_timeout=visibility)
+        return str(sent.id)
+
+    def send_many(self, texts: Iterable[str], *, queue: str = POD_EVENTS_QUEUE) -> int:
+        count = 0
+        for text in texts:
+            self.send(text, queue=queue)
+            count += 1
+        return count
+
+    def peek(self, *, queue: str = POD_EVENTS_QUEUE, limit: int = 32) -> list[PeekedMessage]:
+        """Up to 32 visible messages without taking them (Storage's peek limit)."""
+        self.ensure(queue)
+        return [
+            PeekedMessage(str(m.id), str(m.content), int(m.dequeue_count or 0), str(m.inserted_on))
+            for m in self.client(queue).peek_messages(max_messages=min(limit, 32))
+        ]
+
+    def dead_letter(
+        self, original: str, *, reason: str, field: str | None = None, dequeue_count: int | None = None
+    ) -> str:
+        """Park a message that can never succeed, once, with why; the original is kept (trimmed to fit)."""
+        record: dict[str, Any] = {"reason": reason, "field": field, "failedAt": utc_now_text()}
+        if dequeue_count is not None:
+            record["dequeueCount"] = dequeue_count
+        record["original"] = original
+        text = json.dumps(record, ensure_ascii=False)
+        overflow = len(text.encode("utf-8")) - SAFE_MESSAGE_BYTES
+        if overflow > 0:
+            keep = original.encode("utf-8")[: max(0, len(original.encode("utf-8")) - overflow - 64)]
+            record["original"] = keep.decode("utf-8", errors="ignore")
+            record["originalTruncated"] = True
+            text = json.dumps(record, ensure_ascii=False)
+        return self.send(text, queue=DEAD_LETTER_QUEUE)
+
+
+_store: QueueStore | None = None
+_store_lock = threading.Lock()
+
+
+def get_queue_store(settings: Settings | None = None) -> QueueStore:
+    """The process-wide store, built from AzureWebJobsStorage on first use."""
+    global _store  # noqa: PLW0603 - one client per worker process is the point
+    with _store_lock:
+        if _store is None:
+            settings = settings or get_settings()
+            _store = QueueStore(
+                settings["AzureWebJobsStorage"], queue_service_uri=settings["AzureWebJobsStorage__queueServiceUri"]
+            )
+        return _store
+
+
+def set_queue_store(store: QueueStore | None) -> None:
+    """Replace the process-wide store (tests point it at a fresh Azurite)."""
+    global _store  # noqa: PLW0603
+    with _store_lock:
+        _store = store

@@ -1,0 +1,336 @@
+"""The queue worker: one `pod-events` message in, the container group made to match the pod.
+
+Level-triggered: with a cluster, the message only says *which* pod to look at;
+the pod is re-read and its current state decides. Every step is safe to repeat
+and safe beside another instance doing the same (uid tags are checked before a
+group is replaced or deleted), because Functions scales out and Storage queues
+deliver at least once.
+
+Failure policy, by error class (shared/errors.py):
+- InvalidMessage: dead-lettered once with the reason, never retried.
+- ThrottledError (ARM 429, ACI quota): re-queued with Retry-After as the
+  visibility delay; the pod stays Pending with a message saying why.
+- RetryableError (5xx, timeouts): re-queued with exponential backoff, up to
+  MAX_ATTEMPTS, then raised so the host's retries and poison queue take over.
+- PermanentError (ARM rejection, UnsupportedPodSpec): pod Failed with reason
+  ProviderFailed, a Warning Event; in standalone mode, dead-lettered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from shared import tags
+from shared.config import Settings
+from shared.errors import InvalidMessage, PermanentError, RetryableError, ThrottledError
+from shared.messages import Message, PodRef, parse_message
+from shared.naming import container_group_name
+from shared.pod_refs import referenced_objects
+from shared.recorder import pod_event
+from shared.status import pod_status_from_container_group
+from shared.translate import translate_pod
+
+log = logging.getLogger("aci_connector.worker")
+
+MAX_ATTEMPTS = 8
+"""Re-queues for transient errors before the host's own retry and poison queue take over."""
+THROTTLE_DEFAULT_DELAY = 30.0
+TERMINAL_PHASES = ("Succeeded", "Failed")
+SPEC_HASH_TAG = "aci-connector-spec"
+DELETE_RECHECK_DELAY = 5.0
+"""How long to wait before checking that a deleted group is gone, to finish the pod's deletion."""
+
+
+@dataclass
+class Context:
+    """What a worker invocation talks to. `kube` is None in standalone mode."""
+
+    settings: Settings
+    aci: Any
+    queue: Any
+    kube: Any | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message led to, for logs and tests."""
+
+    action: str
+    detail: str = ""
+    group: str | None = None
+
+
+def default_context() -> Context:
+    """The process-wide clients, built lazily from the app settings."""
+    from shared.aci import get_aci_client
+    from shared.config import get_settings
+    from shared.kube import get_kube_client
+    from shared.queue import get_queue_store
+
+    settings = get_settings()
+    kube = get_kube_client(settings) if settings.cluster_configured else None
+    return Context(settings=settings, aci=get_aci_client(settings), queue=get_queue_store(settings), kube=kube)
+
+
+def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Context | None = None) -> Outcome:
+    """Handle one queue message end to end; raises only when the host should retry it."""
+    ctx = context or default_context()
+    try:
+        message = parse_message(text)
+    except InvalidMessage as error:
+        original = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+        ctx.queue.dead_letter(original, reason=str(error), field=error.field, dequeue_count=dequeue_count)
+        log.warning("dead-lettered invalid message: %s", error)
+        return Outcome("dead-lettered", str(error))
+    try:
+        return _dispatch(message, ctx)
+    except ThrottledError as error:
+        delay = error.retry_after or THROTTLE_DEFAULT_DELAY
+        ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
+        _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}")
+        log.info("throttled, re-queued %s in %.0f s: %s", _describe(message), delay, error)
+        return Outcome("requeued", f"throttled: retry in {delay:.0f} s")
+    except RetryableError as error:
+        if message.attempt >= MAX_ATTEMPTS:
+            log.error("giving up re-queueing %s after %d attempts: %s", _describe(message), message.attempt, error)
+            raise
+        delay = min(2.0 ** (message.attempt + 1), 300.0)
+        ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
+        log.warning("transient failure for %s, re-queued in %.0f s: %s", _describe(message), delay, error)
+        return Outcome("requeued", f"transient: retry in {delay:.0f} s")
+
+
+def _describe(message: Message) -> str:
+    target = message.pod.key if message.pod else f"group {message.group}"
+    return f"{message.op} {target}"
+
+
+def _dispatch(message: Message, ctx: Context) -> Outcome:
+    if message.op == "sync":
+        return _sync(message, ctx)
+    if ctx.kube is None:
+        return _standalone(message, ctx)
+    assert message.pod is not None
+    pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
+    if message.op == "delete":
+        return _delete(message.pod, pod, ctx)
+    return _upsert(message.pod, pod, ctx)
+
+
+# -- cluster mode ----------------------------------------------------------------------------------------------------
+
+
+def _on_our_node(pod: dict[str, Any], settings: Settings) -> bool:
+    return (pod.get("spec") or {}).get("nodeName") in settings.node_names.values()
+
+
+def _tags(group: dict[str, Any]) -> dict[str, str]:
+    return group.get("tags") or {}
+
+
+def _uid(pod: dict[str, Any] | None) -> str | None:
+    return ((pod or {}).get("metadata") or {}).get("uid")
+
+
+def _upsert(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
+    if pod is None:
+        # The pod is gone: make sure the incarnation the message named leaves no group behind.
+        if ref.uid:
+            return _delete_group_of(_stub_pod(ref), ctx, reason="pod no longer exists")
+        return Outcome("skipped", "pod not found")
+    if not _on_our_node(pod, ctx.settings):
+        return Outcome("skipped", "pod is not bound to a virtual node of this connector")
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return _delete(ref, pod, ctx)
+    if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+        return Outcome("skipped", "pod is terminal")
+    try:
+        return _create_group(pod, ctx)
+    except PermanentError as error:
+        _fail_pod(pod, ctx, error)
+        return Outcome("failed", str(error))
+
+
+def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
+    name = container_group_name(pod)
+    secrets, config_maps = _fetch_references(pod, ctx)
+    translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
+    body = with_spec_hash(translation.body)
+    existing = ctx.aci.get(name)
+    if existing is not None:
+        owner_uid = _tags(existing).get(tags.TAG_UID)
+        if owner_uid != _uid(pod):
+            raise PermanentError(
+                f"container group {name} exists and belongs to {owner_uid or 'something else'}, not pod uid {_uid(pod)}"
+            )
+        if _same_spec(existing, body):
+            return Outcome("unchanged", "group already matches the pod", group=name)
+    accepted = ctx.aci.begin_create_or_update(name, body)
+    log.info("container group %s accepted for pod %s", name, _key(pod))
+    # Close the race with a delete that ran before our PUT landed: re-read, and undo if the pod went away.
+    current = ctx.kube.get_pod(_key_ns(pod), _key_name(pod))
+    if current is None or _uid(current) != _uid(pod) or (current.get("metadata") or {}).get("deletionTimestamp"):
+        ctx.aci.begin_delete(name)
+        return Outcome("undone", "pod was deleted while its group was being created", group=name)
+    if translation.warnings and existing is None:
+        _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(translation.warnings), "Warning")
+    status = pod_status_from_container_group(accepted, current)
+    if status != (current.get("status") or {}):
+        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    if existing is None:
+        _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
+    return Outcome("created" if existing is None else "updated", group=name)
+
+
+def with_spec_hash(body: dict[str, Any]) -> dict[str, Any]:
+    """Tag the body with a hash of everything but its tags, so a repeat PUT of the same spec is skipped."""
+    untagged = {key: value for key, value in body.items() if key != "tags"}
+    digest = hashlib.sha256(json.dumps(untagged, sort_keys=True).encode()).hexdigest()[:16]
+    return {**body, "tags": {**(body.get("tags") or {}), SPEC_HASH_TAG: digest}}
+
+
+def _same_spec(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+    """The group was built from this very body: ACI restarts containers on some updates, so never PUT twice."""
+    return (existing.get("tags") or {}).get(SPEC_HASH_TAG) == (body.get("tags") or {}).get(SPEC_HASH_TAG)
+
+
+def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    namespace = _key_ns(pod)
+    secret_names, config_map_names = referenced_objects(pod)
+    secrets = {n: s for n in secret_names if (s := ctx.kube.get_namespaced("secrets", namespace, n)) is not None}
+    config_maps = {
+        n: c for n in config_map_names if (c := ctx.kube.get_namespaced("configmaps", namespace, n)) is not None
+    }
+    return secrets, config_maps
+
+
+def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
+    if pod is None:
+        if ref.uid:
+            return _delete_group_of(_stub_pod(ref), ctx, reason="pod no longer exists")
+        return Outcome("skipped", "pod not found and the message has no uid to find its group")
+    if ref.uid and ref.uid != _uid(pod):
+        # The named incarnation is gone; a new pod took its name. Remove only the old one's group.
+        return _delete_group_of(_stub_pod(ref), ctx, reason="pod was re-created")
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    if not deleting:
+        return Outcome("skipped", "pod still exists and is not being deleted: delete the pod in Kubernetes")
+    outcome = _delete_group_of(pod, ctx, reason="pod is being deleted")
+    if ctx.aci.get(container_group_name(pod)) is None:
+        removed = ctx.kube.delete_pod_now(_key_ns(pod), _key_name(pod), _uid(pod))
+        return Outcome("deleted", "group gone; pod removed" if removed else "group gone", group=outcome.group)
+    # The group's deletion is still running: look again shortly (the reconciler is the fallback).
+    recheck = Message(op="delete", pod=PodRef(_key_ns(pod), _key_name(pod), _uid(pod)), source="worker")
+    ctx.queue.send(recheck.to_text(), delay_seconds=DELETE_RECHECK_DELAY)
+    return Outcome("deleting", "group deletion accepted; pod removal re-checked shortly", group=outcome.group)
+
+
+def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str) -> Outcome:
+    name = container_group_name(pod)
+    group = ctx.aci.get(name)
+    if group is None:
+        return Outcome("deleted", f"no group ({reason})", group=name)
+    owner_uid = _tags(group).get(tags.TAG_UID)
+    if owner_uid and _uid(pod) and owner_uid != _uid(pod):
+        return Outcome("skipped", f"group {name} belongs to another pod incarnation", group=name)
+    ctx.aci.begin_delete(name)
+    log.info("deleting container group %s: %s", name, reason)
+    return Outcome("deleted", reason, group=name)
+
+
+def _stub_pod(ref: PodRef) -> dict[str, Any]:
+    return {"metadata": {"namespace": ref.namespace, "name": ref.name, "uid": ref.uid}}
+
+
+def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
+    """The connector cannot run this pod: say so in its status and in an Event, never silently."""
+    status = {"phase": "Failed", "reason": error.reason, "message": str(error)[:4000]}
+    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    _record(ctx, pod, error.reason, str(error), "Warning")
+    log.warning("pod %s failed: %s", _key(pod), error)
+
+
+def _note_waiting(message: Message, ctx: Context, text: str) -> None:
+    if ctx.kube is None or message.pod is None:
+        return
+    pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
+    if pod is None or (pod.get("status") or {}).get("message") == text:
+        return
+    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), {"phase": "Pending", "message": text})
+
+
+def _record(ctx: Context, pod: dict[str, Any], reason: str, message: str, event_type: str) -> None:
+    if ctx.kube is not None:
+        ctx.kube.create_event(_key_ns(pod), pod_event(pod, reason=reason, message=message, event_type=event_type))
+
+
+def _key_ns(pod: dict[str, Any]) -> str:
+    return pod["metadata"].get("namespace") or "default"
+
+
+def _key_name(pod: dict[str, Any]) -> str:
+    return pod["metadata"]["name"]
+
+
+def _key(pod: dict[str, Any]) -> str:
+    return f"{_key_ns(pod)}/{_key_name(pod)}"
+
+
+# -- standalone mode -------------------------------------------------------------------------------------------------
+
+
+def _standalone(message: Message, ctx: Context) -> Outcome:
+    """No cluster: the inline manifest is the truth; failures are dead-lettered since no pod can show them."""
+    manifest = message.manifest
+    if manifest is None:
+        if message.op == "delete" and message.pod is not None:
+            return _delete_group_of(_stub_pod(message.pod), ctx, reason="delete requested")
+        reason = "standalone mode needs the pod manifest inline (field manifest)"
+        ctx.queue.dead_letter(message.encoded(), reason=reason, field="manifest")
+        return Outcome("dead-lettered", reason)
+    if message.op == "delete":
+        return _delete_group_of(manifest, ctx, reason="delete requested")
+    try:
+        name = container_group_name(manifest)
+        body = with_spec_hash(translate_pod(manifest, settings=ctx.settings).body)
+        existing = ctx.aci.get(name)
+        if existing is not None and _same_spec(existing, body):
+            return Outcome("unchanged", "group already matches the manifest", group=name)
+        ctx.aci.begin_create_or_update(name, body)
+    except PermanentError as error:
+        ctx.queue.dead_letter(message.encoded(), reason=str(error), field=getattr(error, "field", None))
+        return Outcome("dead-lettered", str(error))
+    return Outcome("created" if existing is None else "updated", group=name)
+
+
+# -- sync (Event Grid) -----------------------------------------------------------------------------------------------
+
+
+def _sync(message: Message, ctx: Context) -> Outcome:
+    """Refresh one group's pod status now instead of at the reconciler's next budgeted read."""
+    if ctx.kube is None:
+        return Outcome("skipped", "standalone mode has no pod status to refresh")
+    if message.group:
+        group = ctx.aci.get(message.group)
+        if group is None:
+            return Outcome("skipped", "group not found", group=message.group)
+        group_tags = _tags(group)
+        namespace, name = group_tags.get(tags.TAG_NAMESPACE), group_tags.get(tags.TAG_NAME)
+        if not namespace or not name:
+            return Outcome("skipped", "group is not managed by this connector", group=message.group)
+        pod = ctx.kube.get_pod(namespace, name)
+    else:
+        assert message.pod is not None
+        pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
+        group = ctx.aci.get(container_group_name(pod)) if pod is not None else None
+    if pod is None or group is None or _tags(group).get(tags.TAG_UID) != _uid(pod):
+        return Outcome("skipped", "no matching pod and group")
+    status = pod_status_from_container_group(group, pod)
+    if status == (pod.get("status") or {}):
+        return Outcome("unchanged", group=container_group_name(pod))
+    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    return Outcome("synced", group=container_group_name(pod))

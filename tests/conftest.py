@@ -1,0 +1,5 @@
+"""Test ground: real Azurite and the fake Kubernetes and ARM servers, started on free 127.0.0.1 ports."""
+
+pytest_plugins = [
+    "tests.fakes.azurite_fixtures",
+]
