@@ -86,29 +86,42 @@ class KubeClient:
         timeout: float | tuple[float, float] | None = 30,
     ) -> Any:
         """One API call; returns the decoded JSON body or raises a KubeApiError / KubeUnavailable."""
-        from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            response = self._send(method, path, query=query, headers=headers, body=body, timeout=timeout)
+            data = response.read()
+        except (HTTPError, OSError) as error:
+            raise KubeUnavailable(f"Kubernetes API unreachable: {error}") from None
+        return json.loads(data) if data else None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None,
+        headers: dict[str, str],
+        body: Any = None,
+        timeout: Any = None,
+    ) -> Any:
+        """Serialise with the client's auth and TLS settings, send, and raise on a non-2xx answer."""
+        from kubernetes.client.exceptions import ApiException
+
         params = [(key, value) for key, value in (query or {}).items() if value is not None]
         try:
+            method, url, all_headers, payload, post = self.api_client.param_serialize(
+                method, path, query_params=params, header_params=headers, body=body, auth_settings=["BearerToken"]
+            )
             response = self.api_client.call_api(
-                path,
-                method,
-                query_params=params,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout,
+                method, url, header_params=all_headers, body=payload, post_params=post, _request_timeout=timeout
             )
         except ApiException as error:
             raise _error_from(error.status or 0, error.body, error.headers) from None
-        except (HTTPError, OSError) as error:
-            raise KubeUnavailable(f"Kubernetes API unreachable: {error}") from None
-        data = response.data
-        return json.loads(data) if data else None
+        if not 200 <= response.status <= 299:
+            raise _error_from(response.status, response.read(), response.headers)
+        return response
 
     # -- pods --------------------------------------------------------------------------------------------------------
 
@@ -201,26 +214,24 @@ class KubeClient:
 
     def watch(self, path: str, *, query: dict[str, Any], timeout_seconds: int = 300) -> Iterator[dict[str, Any]]:
         """Stream watch events ({type, object}) until the server closes; raises Expired on a 410 ERROR event."""
-        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
 
         params = dict(query)
         params.update({"watch": "true", "timeoutSeconds": timeout_seconds})
         try:
-            response = self.api_client.call_api(
-                path,
+            response = self._send(
                 "GET",
-                query_params=[(k, v) for k, v in params.items() if v is not None],
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(10, timeout_seconds + 30),
+                path,
+                query=params,
+                headers={"Accept": "application/json"},
+                timeout=(10, timeout_seconds + 30),
             )
-        except ApiException as error:
-            raise _error_from(error.status or 0, error.body, error.headers) from None
+        except (HTTPError, OSError) as error:
+            raise KubeUnavailable(f"Kubernetes API unreachable: {error}") from None
+        raw = response.response
         try:
             buffer = b""
-            for chunk in response.stream(65536, decode_content=True):
+            for chunk in raw.stream(65536, decode_content=True):
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -230,8 +241,10 @@ class KubeClient:
                             status = event.get("object") or {}
                             raise _error_from(int(status.get("code") or 500), json.dumps(status))
                         yield event
+        except (HTTPError, OSError) as error:
+            raise KubeUnavailable(f"watch stream broke: {error}") from None
         finally:
-            response.release_conn()
+            raw.release_conn()
 
 
 def _q(part: str) -> str:

@@ -2,4 +2,7 @@
 
 pytest_plugins = [
     "tests.fakes.azurite_fixtures",
+    "tests.fakes.kube_fixtures",
+    "tests.fakes.arm_fixtures",
+    "tests.fakes.connector_fixtures",
 ]

@@ -1,0 +1,664 @@
+"""State of the fake ARM: container groups, their simulated life, throttling, quotas and faults.
+
+Everything here is plain Python guarded by one lock, so tests may read and change it
+directly while the aiohttp loop serves requests in its own thread. Time comes from a
+clock object: the real wall clock by default, or `ManualClock` for tests that step
+provisioning (Pending -> Creating -> Succeeded) by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tests.fakes.arm_validate import ArmError
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class RealClock:
+    """Wall-clock seconds since the epoch."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that only moves when told, so provisioning and token refill are deterministic."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+def iso(ts: float, *, digits: int = 3) -> str:
+    """ARM timestamps: UTC, 'Z' suffix; container states carry milliseconds as in the recordings."""
+    moment = datetime.fromtimestamp(ts, tz=UTC)
+    if digits == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}"[:digits] + "Z"
+
+
+# --------------------------------------------------------------------------- throttling
+
+
+@dataclass
+class TokenBucket:
+    """ARM's per-subscription bucket: `capacity` burst, `refill` tokens per second."""
+
+    capacity: float
+    refill: float
+    tokens: float = -1.0
+    stamp: float = 0.0
+
+    def take(self, now: float) -> tuple[bool, float]:
+        """Spend one token; returns (allowed, seconds until a token is available when refused)."""
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.capacity, now
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True, 0.0
+        return False, (1 - self.tokens) / self.refill if self.refill > 0 else 3600.0
+
+
+@dataclass
+class ThrottleConfig:
+    """ARM's 2024 regional token buckets (reads 250/25 s, writes and deletes 200/10 s); `scale` shrinks them."""
+
+    enabled: bool = True
+    reads: tuple[float, float] = (250, 25)
+    writes: tuple[float, float] = (200, 10)
+    deletes: tuple[float, float] = (200, 10)
+    scale: float = 1.0
+    create_limit_5m: int = 100
+    create_limit_1h: int = 300
+    delete_limit_5m: int = 100
+    delete_limit_1h: int = 300
+    container_groups_quota: int = 100
+    standard_cores_quota: int = 100
+
+
+class Throttle:
+    """Token buckets per (subscription, kind) and ACI's sliding create/delete windows."""
+
+    def __init__(self, config: ThrottleConfig) -> None:
+        self.config = config
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._actions: dict[tuple[str, str], deque[float]] = {}
+
+    def reset(self) -> None:
+        self._buckets.clear()
+        self._actions.clear()
+
+    def _bucket(self, subscription: str, kind: str) -> TokenBucket:
+        """The bucket for (subscription, kind); a config change (tests shrink buckets) starts a full new one."""
+        capacity, refill = getattr(self.config, kind)
+        capacity, refill = max(1.0, capacity * self.config.scale), max(1e-6, refill * self.config.scale)
+        bucket = self._buckets.get((subscription, kind))
+        if bucket is None or (bucket.capacity, bucket.refill) != (capacity, refill):
+            bucket = self._buckets[(subscription, kind)] = TokenBucket(capacity, refill)
+        return bucket
+
+    def spend(self, subscription: str, kind: str, now: float) -> tuple[int, float | None]:
+        """Charge one request; returns (remaining tokens, retry-after seconds when throttled)."""
+        if not self.config.enabled:
+            return int(getattr(self.config, kind)[0]), None
+        bucket = self._bucket(subscription, kind)
+        allowed, wait = bucket.take(now)
+        return int(bucket.tokens), None if allowed else wait
+
+    def action(self, subscription: str, action: str, now: float, *, record: bool) -> tuple[int, int, float | None]:
+        """ACI's per-action windows (ContainerGroupCreation/Deletion): remaining 5 min, 1 h, retry-after."""
+        window = self._actions.setdefault((subscription, action), deque())
+        while window and window[0] <= now - 3600:
+            window.popleft()
+        prefix = "create" if action == "ContainerGroupCreation" else "delete"
+        limit_5m = getattr(self.config, f"{prefix}_limit_5m")
+        limit_1h = getattr(self.config, f"{prefix}_limit_1h")
+        recent = [t for t in window if t > now - 300]
+        if self.config.enabled and len(recent) >= limit_5m:
+            return 0, limit_1h - len(window), recent[len(recent) - limit_5m] + 300 - now
+        if self.config.enabled and len(window) >= limit_1h:
+            return limit_5m - len(recent), 0, window[len(window) - limit_1h] + 3600 - now
+        if record:
+            window.append(now)
+            recent.append(now)
+        return limit_5m - len(recent), limit_1h - len(window), None
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    kind: str  # "error" | "timeout"
+    remaining: int
+    status: int = 500
+    hang: float = 5.0
+
+
+@dataclass
+class Faults:
+    """Injected misbehaviour per operation ("put", "get", ...): N errors or hangs, plus latency."""
+
+    latency: float = 0.0
+    per_op_latency: dict[str, float] = field(default_factory=dict)
+    _queue: dict[str, list[Fault]] = field(default_factory=dict)
+
+    def fail(self, op: str, count: int = 1, status: int = 500) -> None:
+        """Answer the next `count` `op` requests with `status` and an ARM error body."""
+        self._queue.setdefault(op, []).append(Fault("error", count, status=status))
+
+    def timeout(self, op: str, count: int = 1, hang: float = 5.0) -> None:
+        """Hold the next `count` `op` requests for `hang` seconds, then drop the connection unanswered."""
+        self._queue.setdefault(op, []).append(Fault("timeout", count, hang=hang))
+
+    def slow(self, op: str, seconds: float) -> None:
+        self.per_op_latency[op] = seconds
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self.per_op_latency.clear()
+        self.latency = 0.0
+
+    def next(self, op: str) -> Fault | None:
+        queue = self._queue.get(op) or []
+        while queue and queue[0].remaining <= 0:
+            queue.pop(0)
+        if not queue:
+            return None
+        queue[0].remaining -= 1
+        return queue[0]
+
+    def delay(self, op: str) -> float:
+        return self.latency + self.per_op_latency.get(op, 0.0)
+
+
+# --------------------------------------------------------------------------- groups
+
+SECRET_FIELDS = (("diagnostics", "logAnalytics", "workspaceKey"),)
+
+
+@dataclass
+class ContainerSim:
+    """What happened to one container after provisioning, set by tests through `ArmServer.set_state`."""
+
+    restart_count: int = 0
+    current: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    image_pull_failed: bool = False
+    logs: str = ""
+
+
+@dataclass
+class Timing:
+    pending: float = 0.2
+    creating: float = 0.2
+    deleting: float = 0.2
+
+
+@dataclass
+class GroupRecord:
+    """One container group as ACI holds it: the accepted spec, its secrets, and its simulated life."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    spec: dict[str, Any]
+    created: float
+    timing: Timing
+    ip: str
+    principal_id: str
+    sims: dict[str, ContainerSim] = field(default_factory=dict)
+    provisioning_error: dict[str, str] | None = None
+    containers_run_on_failure: bool = False
+    deleting_since: float | None = None
+
+    @property
+    def ready_at(self) -> float:
+        return self.created + self.timing.pending + self.timing.creating
+
+    def phase(self, now: float) -> str:
+        if now < self.created + self.timing.pending:
+            return "Pending"
+        if now < self.ready_at:
+            return "Creating"
+        if self.provisioning_error or any(sim.image_pull_failed for sim in self.sims.values()):
+            return "Failed"
+        return "Succeeded"
+
+    @property
+    def restart_policy(self) -> str:
+        return self.spec["properties"].get("restartPolicy", "Always")
+
+    def sim(self, container: str) -> ContainerSim:
+        return self.sims.setdefault(container, ContainerSim())
+
+    def container_names(self, *, init: bool = False) -> list[str]:
+        key = "initContainers" if init else "containers"
+        return [c["name"] for c in self.spec["properties"].get(key) or []]
+
+
+def _strip_secrets(spec: dict[str, Any]) -> dict[str, Any]:
+    """What ARM echoes back: secure env values, keys and passwords never leave the service."""
+    out = copy.deepcopy(spec)
+    props = out.get("properties", {})
+    for key in ("containers", "initContainers"):
+        for container in props.get(key) or []:
+            for env in container.get("properties", {}).get("environmentVariables") or []:
+                env.pop("secureValue", None)
+    log_analytics = (props.get("diagnostics") or {}).get("logAnalytics")
+    if isinstance(log_analytics, dict):
+        log_analytics.pop("workspaceKey", None)
+    for cred in props.get("imageRegistryCredentials") or []:
+        cred.pop("password", None)
+    for volume in props.get("volumes") or []:
+        if isinstance(volume.get("azureFile"), dict):
+            volume["azureFile"].pop("storageAccountKey", None)
+        if isinstance(volume.get("secret"), dict):
+            volume["secret"] = dict.fromkeys(volume["secret"])
+    return out
+
+
+def normalise_spec(body: dict[str, Any]) -> dict[str, Any]:
+    """The spec as ACI stores it: numbers as floats, defaults filled as the recordings show."""
+    spec = copy.deepcopy(body)
+    props = spec.setdefault("properties", {})
+    for container in props.get("containers") or []:
+        cprops = container.setdefault("properties", {})
+        cprops.setdefault("ports", [])
+        cprops.setdefault("environmentVariables", [])
+        requests = cprops.get("resources", {}).get("requests", {})
+        for key in ("cpu", "memoryInGB"):
+            if key in requests:
+                requests[key] = float(requests[key])
+        for key, value in list(cprops.get("resources", {}).get("limits", {}).items()):
+            cprops["resources"]["limits"][key] = float(value)
+    props.setdefault("initContainers", [])
+    props.setdefault("restartPolicy", "Always")
+    props.setdefault("sku", "Standard")
+    spec.setdefault("tags", {})
+    return spec
+
+
+def _event(name: str, message: str, ts: float, kind: str = "Normal") -> dict[str, Any]:
+    stamp = iso(ts, digits=0)
+    return {"count": 1, "firstTimestamp": stamp, "lastTimestamp": stamp, "name": name, "message": message, "type": kind}
+
+
+def _start_events(image: str, at: float) -> list[dict[str, Any]]:
+    return [
+        _event("Pulling", f'pulling image "{image}"', at - 3),
+        _event("Pulled", f'Successfully pulled image "{image}"', at - 1),
+        _event("Created", "Created container", at),
+        _event("Started", "Started container", at),
+    ]
+
+
+class ArmState:
+    """All fake ARM state. Every public method takes the lock; handlers call them from the loop thread."""
+
+    def __init__(self, clock: Clock, *, subscription: str, resource_group: str, location: str) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.location = location
+        self.locations = {location}
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.resource_groups: dict[tuple[str, str], str] = {(subscription, resource_group.lower()): resource_group}
+        self.groups: dict[tuple[str, str, str], GroupRecord] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.timing = Timing()
+        self.throttle = Throttle(ThrottleConfig())
+        self.faults = Faults()
+        self.page_size = 100
+        self.delete_mode = "202"  # "202" (LRO), "200" (body), "204" (no body)
+        self.emit_events = True
+        self.rejected_images: set[str] = set()
+        self._ip_counter = 0
+
+    # ---- helpers for tests
+
+    def add_resource_group(self, name: str, subscription: str | None = None) -> None:
+        with self.lock:
+            self.resource_groups[(subscription or self.subscription, name.lower())] = name
+
+    def find(self, name: str, resource_group: str | None = None, subscription: str | None = None) -> GroupRecord:
+        key = (subscription or self.subscription, (resource_group or self.resource_group).lower(), name)
+        with self.lock:
+            record = self.groups.get(key)
+        if record is None:
+            raise KeyError(f"no container group {key}")
+        return record
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # ---- lifecycle
+
+    def _purge(self, now: float) -> None:
+        """Finish deletes whose LRO has run its course."""
+        for key, record in list(self.groups.items()):
+            if record.deleting_since is not None and now >= record.deleting_since + record.timing.deleting:
+                del self.groups[key]
+
+    def live(self, subscription: str, resource_group: str | None = None) -> list[GroupRecord]:
+        now = self.now()
+        with self.lock:
+            self._purge(now)
+            return [
+                r
+                for (sub, rg, _), r in sorted(self.groups.items())
+                if sub == subscription and (resource_group is None or rg == resource_group.lower())
+            ]
+
+    def get(self, subscription: str, resource_group: str, name: str) -> GroupRecord | None:
+        with self.lock:
+            self._purge(self.now())
+            return self.groups.get((subscription, resource_group.lower(), name))
+
+    def next_ip(self) -> str:
+        with self.lock:
+            self._ip_counter += 1
+            return f"20.{(self._ip_counter >> 16) & 255}.{(self._ip_counter >> 8) & 255}.{self._ip_counter & 255}"
+
+    def upsert(
+        self, subscription: str, resource_group: str, name: str, body: dict[str, Any]
+    ) -> tuple[GroupRecord, bool, bool]:
+        """Store a validated PUT; returns (record, created, restarted): a changed spec redeploys, as in ACI."""
+        now = self.now()
+        spec = normalise_spec(body)
+        with self.lock:
+            self._purge(now)
+            key = (subscription, resource_group.lower(), name)
+            old = self.groups.get(key)
+            if old is not None and old.deleting_since is None:
+                if old.spec == spec:
+                    return old, False, False
+                old.spec = spec
+                old.created = now
+                old.sims = {}
+                old.provisioning_error = None
+                return old, False, True
+            record = GroupRecord(
+                subscription=subscription,
+                resource_group=resource_group,
+                name=name,
+                spec=spec,
+                created=now,
+                timing=copy.copy(self.timing),
+                ip=self.next_ip(),
+                principal_id=str(uuid.uuid4()),
+            )
+            self.groups[key] = record
+            return record, True, True
+
+    def new_operation(self, kind: str, record: GroupRecord) -> str:
+        op_id = str(uuid.uuid4())
+        with self.lock:
+            self.operations[op_id] = {
+                "kind": kind,
+                "key": (record.subscription, record.resource_group.lower(), record.name),
+                "record": record,
+                "start": self.now(),
+                "subscription": record.subscription,
+            }
+        return op_id
+
+    # ---- views
+
+    def group_id(self, record: GroupRecord) -> str:
+        return (
+            f"/subscriptions/{record.subscription}/resourceGroups/{record.resource_group}"
+            f"/providers/Microsoft.ContainerInstance/containerGroups/{record.name}"
+        )
+
+    def container_view(self, record: GroupRecord, name: str, image: str, *, init: bool, now: float) -> dict | None:
+        """A container's instanceView at `now`, following provisioning and any state tests forced."""
+        phase = record.phase(now)
+        if phase == "Pending":
+            return None
+        sim = record.sim(name)
+        failed_quietly = phase == "Failed" and record.provisioning_error and not record.containers_run_on_failure
+        if phase == "Creating" or sim.image_pull_failed or failed_quietly:
+            view: dict[str, Any] = {"restartCount": 0, "currentState": {"state": "Waiting", "detailStatus": ""}}
+            pulling = _event("Pulling", f'pulling image "{image}"', record.created + record.timing.pending)
+            events = ([pulling] if self.emit_events else []) + sim.events
+            if events:
+                view["events"] = events
+            return view
+        ready = record.ready_at
+        if init:
+            state = {
+                "state": "Terminated",
+                "startTime": iso(ready - 0.5),
+                "exitCode": 0,
+                "finishTime": iso(ready - 0.1),
+                "detailStatus": "Completed",
+            }
+        else:
+            state = sim.current or {"state": "Running", "startTime": iso(ready), "detailStatus": ""}
+        view = {"restartCount": sim.restart_count, "currentState": state}
+        if sim.previous:
+            view["previousState"] = sim.previous
+        started = ready - 0.5 if init else ready
+        events = (_start_events(image, started) if self.emit_events else []) + sim.events
+        if events:
+            view["events"] = events
+        return view
+
+    def group_state(self, record: GroupRecord, now: float) -> str:
+        phase = record.phase(now)
+        if phase in ("Pending", "Creating"):
+            return "Pending"
+        if phase == "Failed" and not record.containers_run_on_failure:
+            return "Pending" if any(s.image_pull_failed for s in record.sims.values()) else "Failed"
+        states = [record.sim(n).current for n in record.container_names()]
+        if any(s is None or s["state"] == "Running" for s in states):
+            return "Running"
+        if all(s.get("exitCode") == 0 for s in states if s):
+            return "Succeeded"
+        return "Failed"
+
+    def render(self, record: GroupRecord, *, instance_view: bool, accepted: bool = False) -> dict[str, Any]:
+        """The ARM JSON of a group: GET with instanceView, list without, PUT echo in between."""
+        now = self.now()
+        with self.lock:
+            spec = _strip_secrets(record.spec)
+            phase = "Pending" if accepted else record.phase(now)
+            props = spec["properties"]
+            ordered: dict[str, Any] = {"sku": props.pop("sku", "Standard")}
+            if "encryptionProperties" in props:
+                ordered["encryptionProperties"] = props.pop("encryptionProperties")
+            ordered["provisioningState"] = phase
+            ordered["provisioningTimeoutInSeconds"] = 1800
+            ordered["isCustomProvisioningTimeout"] = False
+            for key in ("containers", "initContainers"):
+                ordered[key] = props.pop(key)
+                for container in ordered[key]:
+                    cprops = container["properties"]
+                    if not instance_view or accepted:
+                        continue
+                    view = self.container_view(
+                        record, container["name"], cprops["image"], init=key == "initContainers", now=now
+                    )
+                    if view is not None:
+                        container["properties"] = _insert_after(cprops, "environmentVariables", "instanceView", view)
+            ordered["restartPolicy"] = props.pop("restartPolicy")
+            ip = props.pop("ipAddress", None)
+            if ip is not None:
+                ordered["ipAddress"] = self._render_ip(record, ip, ready=phase in ("Succeeded", "Failed"))
+            ordered["osType"] = props.pop("osType")
+            if "volumes" in props:
+                ordered["volumes"] = props.pop("volumes")
+            if instance_view:
+                events = []
+                ordered["instanceView"] = {
+                    "events": events,
+                    "state": "Pending" if accepted else self.group_state(record, now),
+                }
+            ordered.update(props)
+            out: dict[str, Any] = {"properties": ordered}
+            if "identity" in spec:
+                out["identity"] = self._render_identity(record, spec["identity"])
+            out["id"] = self.group_id(record)
+            out["name"] = record.name
+            out["type"] = "Microsoft.ContainerInstance/containerGroups"
+            out["location"] = spec.get("location", self.location)
+            for key, value in spec.items():
+                if key not in ("properties", "identity", "location", "name", "id", "type"):
+                    out[key] = value
+            return out
+
+    def _render_ip(self, record: GroupRecord, ip: dict[str, Any], *, ready: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ports": [{"protocol": p.get("protocol", "TCP"), "port": p["port"]} for p in ip["ports"]]
+        }
+        if ready:
+            out["ip"] = record.ip if ip.get("type") == "Public" else f"10.0.{record.ip.rsplit('.', 1)[-1]}.4"
+        out["type"] = ip["type"]
+        if ip.get("dnsNameLabel"):
+            out["dnsNameLabel"] = ip["dnsNameLabel"]
+            out["autoGeneratedDomainNameLabelScope"] = ip.get("autoGeneratedDomainNameLabelScope", "Unsecure")
+            location = record.spec.get("location", self.location).replace(" ", "").lower()
+            out["fqdn"] = f"{ip['dnsNameLabel']}.{location}.azurecontainer.io"
+        for key, value in ip.items():
+            out.setdefault(key, value)
+        return out
+
+    def _render_identity(self, record: GroupRecord, identity: dict[str, Any]) -> dict[str, Any]:
+        out = dict(identity)
+        if "SystemAssigned" in str(identity.get("type", "")):
+            out = {"principalId": record.principal_id, "tenantId": "00000000-0000-0000-0000-000000000000", **out}
+        return out
+
+    def operation_body(self, op_id: str) -> dict[str, Any] | None:
+        """The Azure-AsyncOperation status body: `{id, status, startTime, properties.events}` (+ error)."""
+        now = self.now()
+        with self.lock:
+            op = self.operations.get(op_id)
+            if op is None:
+                return None
+            record: GroupRecord = op["record"]
+            body: dict[str, Any] = {
+                "id": self.group_id(record),
+                "status": "Pending",
+                "startTime": iso(op["start"], digits=7),
+                "properties": {"events": []},
+            }
+            if op["kind"] == "delete":
+                done = now >= op["start"] + record.timing.deleting
+                body["status"] = "Succeeded" if done else "Pending"
+                if done:
+                    self._purge(now)
+                return body
+            phase = record.phase(now)
+            if phase in ("Succeeded", "Failed"):
+                body["status"] = phase
+                if self.emit_events and phase == "Succeeded":
+                    for name in record.container_names():
+                        image = next(
+                            c["properties"]["image"]
+                            for c in record.spec["properties"]["containers"]
+                            if c["name"] == name
+                        )
+                        body["properties"]["events"] += _start_events(image, record.ready_at)[:2]
+                if phase == "Failed":
+                    body["error"] = dict(
+                        record.provisioning_error
+                        or {"code": "ContainerGroupDeploymentFailed", "message": "Failed to pull image."}
+                    )
+            return body
+
+    def usages(self, subscription: str, location: str) -> list[dict[str, Any]]:
+        groups = [r for r in self.live(subscription) if _norm(r.spec.get("location", "")) == _norm(location)]
+        spot = [r for r in groups if r.spec["properties"].get("priority") == "Spot"]
+        regular = [r for r in groups if r.spec["properties"].get("priority") != "Spot"]
+        from tests.fakes.arm_validate import group_cores  # local: keeps the import graph one-way
+
+        config = self.throttle.config
+
+        def usage(name: str, localized: str, current: int, limit: int) -> dict[str, Any]:
+            return {
+                "unit": "Count",
+                "currentValue": current,
+                "limit": limit,
+                "name": {"value": name, "localizedValue": localized},
+            }
+
+        return [
+            usage("ContainerGroups", "Container Groups", len(groups), config.container_groups_quota),
+            usage(
+                "StandardCores",
+                "Standard Cores",
+                sum(group_cores(r.spec) for r in regular),
+                config.standard_cores_quota,
+            ),
+            usage(
+                "StandardSpotCores",
+                "Standard Spot Cores",
+                sum(group_cores(r.spec) for r in spot),
+                config.standard_cores_quota,
+            ),
+        ]
+
+    def check_quota(self, subscription: str, body: dict[str, Any], existing: GroupRecord | None) -> None:
+        """ACI's regional quotas: group count and cores; a breach answers 400 ContainerGroupQuotaReached."""
+        from tests.fakes.arm_validate import group_cores
+
+        location = body.get("location", self.location)
+        used = {u["name"]["value"]: u for u in self.usages(subscription, location)}
+        wanted = {"ContainerGroups": 0 if existing else 1}
+        cores_key = "StandardSpotCores" if body["properties"].get("priority") == "Spot" else "StandardCores"
+        wanted[cores_key] = group_cores(body) - (group_cores(existing.spec) if existing else 0)
+        for name, requested in wanted.items():
+            usage = used[name]
+            if requested > 0 and usage["currentValue"] + requested > usage["limit"]:
+                raise ArmError(
+                    400,
+                    "ContainerGroupQuotaReached",
+                    f"Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota '{name}' "
+                    f"exceeded in region '{_norm(location)}'. Limit: '{usage['limit']}', Usage: "
+                    f"'{usage['currentValue']}' Requested: '{requested}'.",
+                )
+
+
+def _norm(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+def _insert_after(props: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    placed = False
+    for k, v in props.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+            placed = True
+    if not placed:
+        out[key] = value
+    return out
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))

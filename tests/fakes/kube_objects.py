@@ -1,0 +1,204 @@
+"""Per-kind rules the apiserver applies on write: name and field validation, defaulting, status reset, QoS.
+
+These mirror pkg/apis/core validation and defaulting closely enough that code which builds a Pod or
+patches its status gets the same answers (and the same 422 causes) here as from a real cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from tests.fakes.kube_errors import Cause
+from tests.fakes.kube_resources import ResourceType
+
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+TERMINAL_PHASES = ("Succeeded", "Failed")
+POD_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
+    "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+)
+
+
+def validate_name(rt: ResourceType, name: str) -> list[Cause]:
+    """Names: DNS-1123 labels for namespaces, subdomains elsewhere (253 chars)."""
+    if not name:
+        return [Cause("metadata.name", "Required value", "name or generateName is required")]
+    if rt.plural == "namespaces":
+        if len(name) > 63 or not DNS1123_LABEL.fullmatch(name):
+            return [Cause("metadata.name", "Invalid value", LABEL_MSG, name)]
+        return []
+    if len(name) > 253 or not DNS1123_SUBDOMAIN.fullmatch(name):
+        return [Cause("metadata.name", "Invalid value", SUBDOMAIN_MSG, name)]
+    return []
+
+
+def _validate_containers(containers: Any, path: str, required: bool) -> list[Cause]:
+    if not containers:
+        return [Cause(path, "Required value")] if required else []
+    causes: list[Cause] = []
+    seen: set[str] = set()
+    for index, container in enumerate(containers):
+        where = f"{path}[{index}]"
+        name = container.get("name") if isinstance(container, dict) else None
+        if not name:
+            causes.append(Cause(f"{where}.name", "Required value"))
+        elif len(name) > 63 or not DNS1123_LABEL.fullmatch(name):
+            causes.append(Cause(f"{where}.name", "Invalid value", LABEL_MSG, name))
+        elif name in seen:
+            causes.append(Cause(f"{where}.name", "Duplicate value", value=name))
+        else:
+            seen.add(name)
+        if not isinstance(container, dict) or not container.get("image"):
+            causes.append(Cause(f"{where}.image", "Required value"))
+    return causes
+
+
+def validate(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    """Field validation beyond names; pods get the checks the connector's inputs can trip."""
+    if rt.plural == "pods":
+        spec = obj.get("spec") or {}
+        causes = _validate_containers(spec.get("containers"), "spec.containers", True)
+        causes += _validate_containers(spec.get("initContainers"), "spec.initContainers", False)
+        policy = spec.get("restartPolicy")
+        if policy is not None and policy not in RESTART_POLICIES:
+            causes.append(
+                Cause(
+                    "spec.restartPolicy",
+                    "Unsupported value",
+                    'supported values: "Always", "OnFailure", "Never"',
+                    policy,
+                )
+            )
+        return causes
+    return []
+
+
+def _image_pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def _default_container(container: dict[str, Any]) -> None:
+    container.setdefault("resources", {})
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("imagePullPolicy", _image_pull_policy(str(container.get("image", ""))))
+    for port in container.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    resources = container["resources"]
+    limits = resources.get("limits") or {}
+    if limits:
+        requests = resources.setdefault("requests", {})
+        for key, value in limits.items():
+            requests.setdefault(key, value)
+
+
+def default_pod(pod: dict[str, Any]) -> None:
+    """Defaulting applied on every decode (create and update), as seen in every pod a real cluster returns."""
+    spec = pod.setdefault("spec", {})
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if isinstance(container, dict):
+            _default_container(container)
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    if "serviceAccountName" not in spec:
+        spec["serviceAccountName"] = spec.get("serviceAccount", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def admit_pod(pod: dict[str, Any]) -> None:
+    """DefaultTolerationSeconds admission: runs on create only, so updates must keep these tolerations."""
+    tolerations = pod["spec"].setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(t.get("key") == key for t in tolerations if isinstance(t, dict)):
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+
+
+def qos_class(pod: dict[str, Any]) -> str:
+    """Guaranteed when every container's cpu+memory limits equal requests, BestEffort when none set any."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for res in ("cpu", "memory"):
+            if res not in limits or str(requests.get(res, limits[res])) != str(limits[res]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def prepare_create(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Defaults and the status a new object starts with (pods: Pending + qosClass; namespaces: Active).
+
+    Go never omits struct-typed fields, so spec/status come back as `{}` even when nobody set them.
+    """
+    if rt.plural in ("pods", "nodes", "namespaces", "leases"):
+        obj.setdefault("spec", {})
+    if rt.has_status:
+        obj.setdefault("status", {})
+    if rt.plural == "pods":
+        default_pod(obj)
+        admit_pod(obj)
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+        obj["metadata"]["generation"] = 1
+    elif rt.plural == "namespaces":
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif rt.plural == "secrets":
+        obj.setdefault("type", "Opaque")
+
+
+def _mutable_view(spec: dict[str, Any]) -> dict[str, Any]:
+    view = copy.deepcopy(spec)
+    for key in ("containers", "initContainers"):
+        for container in view.get(key) or []:
+            container.pop("image", None)
+    view.pop("activeDeadlineSeconds", None)
+    view.pop("tolerations", None)
+    return view
+
+
+def validate_pod_update(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+    """Pod spec is immutable apart from images, activeDeadlineSeconds and added tolerations."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if _mutable_view(old_spec) != _mutable_view(new_spec):
+        return [Cause("spec", "Forbidden", POD_UPDATE_FORBIDDEN)]
+    old_tol = old_spec.get("tolerations") or []
+    if any(t not in (new_spec.get("tolerations") or []) for t in old_tol):
+        return [
+            Cause(
+                "spec.tolerations", "Forbidden", "existing toleration can not be modified except its tolerationSeconds"
+            )
+        ]
+    return []
