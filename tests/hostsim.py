@@ -80,7 +80,9 @@ class QueueHost:
         client = self.store.client(self.queue)
         delivery = Delivery(str(received.id), int(received.dequeue_count))
         if delivery.dequeue_count > self.max_dequeue_count:
-            self.store.send(received.content, queue=POISON_QUEUE if self.queue == POD_EVENTS_QUEUE else f"{self.queue}-poison")
+            self.store.send(
+                received.content, queue=POISON_QUEUE if self.queue == POD_EVENTS_QUEUE else f"{self.queue}-poison"
+            )
             client.delete_message(received.id, received.pop_receipt)
             delivery.poisoned = True
             return delivery
@@ -109,7 +111,8 @@ class QueueHost:
         self.store.ensure(self.queue)
         received = list(
             self.store.client(self.queue).receive_messages(
-                max_messages=min(32, max(self.batch_size, concurrency)), visibility_timeout=max(1, self.visibility_timeout or 1)
+                max_messages=min(32, max(self.batch_size, concurrency)),
+                visibility_timeout=max(1, self.visibility_timeout or 1),
             )
         )
         if not received:
