@@ -110,6 +110,20 @@ def _resource_group(value: str) -> str:
     return value
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value.strip())
+    if number < 0:
+        raise ValueError(f"expected a non-negative integer, got {value!r}")
+    return number
+
+
+def _at_least_a_minute(value: str) -> int:
+    number = int(value.strip())
+    if number < 60:
+        raise ValueError(f"expected at least 60 seconds (one ARM read per minute at most), got {value!r}")
+    return number
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "AzureWebJobsStorage",
@@ -204,6 +218,89 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         "Budget of ARM GETs per minute the reconciler may spend refreshing steady groups.",
     ),
+    Setting("RELAY_HEALTH_PORT", "8080", _positive_int, "Port of the watch relay's /healthz, /readyz and /metrics."),
+    Setting(
+        "RELAY_COALESCE_MS",
+        "200",
+        _positive_int,
+        "Relay coalescing window (ms): the first event of a pod is sent at once, later ones in the window merge.",
+    ),
+    Setting(
+        "RELAY_BUFFER_SIZE",
+        "10000",
+        _positive_int,
+        "Pods the relay holds while Storage is down (one pending message per pod); beyond it the oldest is dropped.",
+    ),
+    Setting(
+        "RELAY_RENEW_LEASES",
+        "false",
+        _bool,
+        "The relay renews the virtual nodes' Leases every 10 s (the reconciler then renews only stale ones).",
+    ),
+    Setting(
+        "AUDIT_BEARER_TOKEN",
+        "",
+        _text,
+        "Bearer token the kube-apiserver audit webhook must send (its kubeconfig user token); empty = key only.",
+        secret=True,
+    ),
+    Setting("AUDIT_MAX_BODY_BYTES", "3145728", _positive_int, "Largest audit webhook body accepted (413 beyond)."),
+    Setting(
+        "NODE_CAPACITY_FROM_QUOTA",
+        "false",
+        _bool,
+        "Cap the virtual node's cpu and pods at what the region's ACI quota has left (docs/capacity.md).",
+    ),
+    Setting(
+        "CAPACITY_QUOTA_CACHE_SECONDS",
+        "60",
+        _at_least_a_minute,
+        "How long the ACI usage/quota read from ARM is reused (at least 60: one ARM read per minute at most).",
+    ),
+    Setting(
+        "CAPACITY_PODS_CACHE_SECONDS",
+        "5",
+        _non_negative_int,
+        "How long GET /api/capacity reuses its per-node pod listing; 0 lists on every call.",
+    ),
+    Setting(
+        "EVENTGRID_TOPIC_ENDPOINT",
+        "",
+        _url,
+        "Event Grid topic endpoint for pod lifecycle CloudEvents; empty publishes nothing (docs/eventgrid.md).",
+    ),
+    Setting(
+        "EVENTGRID_TOPIC_KEY",
+        "",
+        _text,
+        "Access key of EVENTGRID_TOPIC_ENDPOINT; empty uses Entra ID (DefaultAzureCredential).",
+        secret=True,
+    ),
+    Setting(
+        "ACI_SUBNET_IDS",
+        "",
+        _text,
+        "Comma-separated subnet resource ids for private container groups; empty means public IPs.",
+    ),
+    Setting(
+        "CLUSTER_DNS_IP", "", _text, "Cluster DNS service IP given to groups in a subnet (pod dnsPolicy ClusterFirst)."
+    ),
+    Setting("CLUSTER_DOMAIN", "cluster.local", _text, "Cluster domain for DNS search paths."),
+    Setting(
+        "SERVICE_ACCOUNT_TOKEN",
+        "",
+        _text,
+        "Token mounted for projected serviceAccountToken volumes; empty drops those volumes with a warning.",
+        secret=True,
+    ),
+    Setting("ACI_MAX_CPU", "4", _positive_float, "Largest CPU total one container group may request in the region."),
+    Setting(
+        "ACI_MAX_MEMORY_GB",
+        "16",
+        _positive_float,
+        "Largest memory total (GB) one container group may request in the region.",
+    ),
+    Setting("VIRTUAL_NODE_IP", "", _text, "Address reported as the node's InternalIP and as a pod's hostIP fallback."),
     Setting("LOG_LEVEL", "INFO", _text, "Python log level of the connector's own loggers."),
 )
 

@@ -31,7 +31,7 @@ from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
 from shared.pod_refs import referenced_objects
 from shared.recorder import pod_event
-from shared.status import pod_status_from_container_group
+from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 
 log = logging.getLogger("aci_connector.worker")
@@ -162,7 +162,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     body = with_spec_hash(translation.body)
     existing = ctx.aci.get(name)
     if existing is not None:
-        owner_uid = _tags(existing).get(tags.TAG_UID)
+        owner_uid = _tags(existing).get(tags.TAG_UID) if tags.is_managed(existing) else None
         if owner_uid != _uid(pod):
             raise PermanentError(
                 f"container group {name} exists and belongs to {owner_uid or 'something else'}, not pod uid {_uid(pod)}"
@@ -179,7 +179,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     if translation.warnings and existing is None:
         _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(translation.warnings), "Warning")
     status = pod_status_from_container_group(accepted, current)
-    if status != (current.get("status") or {}):
+    if status_differs(current.get("status") or {}, status):
         ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
     if existing is None:
         _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
@@ -234,6 +234,8 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str) -> Outco
     group = ctx.aci.get(name)
     if group is None:
         return Outcome("deleted", f"no group ({reason})", group=name)
+    if not tags.is_managed(group):
+        return Outcome("skipped", f"group {name} is not managed by this connector: left alone", group=name)
     owner_uid = _tags(group).get(tags.TAG_UID)
     if owner_uid and _uid(pod) and owner_uid != _uid(pod):
         return Outcome("skipped", f"group {name} belongs to another pod incarnation", group=name)
@@ -330,7 +332,7 @@ def _sync(message: Message, ctx: Context) -> Outcome:
     if pod is None or group is None or _tags(group).get(tags.TAG_UID) != _uid(pod):
         return Outcome("skipped", "no matching pod and group")
     status = pod_status_from_container_group(group, pod)
-    if status == (pod.get("status") or {}):
+    if not status_differs(pod.get("status") or {}, status):
         return Outcome("unchanged", group=container_group_name(pod))
     ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
     return Outcome("synced", group=container_group_name(pod))

@@ -1,0 +1,185 @@
+"""`python -m shared.cli`: put pod manifests on the queue, look at what waits and what was dead-lettered.
+
+Reads the same settings as the app (environment, else the Values of
+local.settings.json in the current folder), or `--connection-string`.
+Exit codes: 0 done, 1 Storage or settings failure, 2 usage error, 3 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE, load_settings
+from shared.errors import ConfigError, InvalidMessage
+from shared.messages import Message, PodRef, parse_message, pod_ref_from_manifest, trim_manifest
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+DEFAULT_CONNECTION = "UseDevelopmentStorage=true"
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _settings_env(settings_file: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    path = Path(settings_file or "local.settings.json")
+    if path.exists():
+        try:
+            values = json.loads(path.read_text()).get("Values", {})
+        except (ValueError, OSError) as error:
+            raise CliError(f"cannot read {path}: {error}", EXIT_FAILURE) from None
+        for key, value in values.items():
+            env.setdefault(key, str(value))
+    elif settings_file:
+        raise CliError(f"settings file {path} not found", EXIT_USAGE)
+    return env
+
+
+def _load_pods(path: str) -> list[dict[str, Any]]:
+    import yaml
+
+    text = sys.stdin.read() if path == "-" else _read(path)
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        raise CliError(f"{path}: not valid YAML or JSON: {error}", EXIT_INVALID) from None
+    pods: list[dict[str, Any]] = []
+    for index, document in enumerate(documents):
+        items = document.get("items", []) if isinstance(document, dict) and document.get("kind") == "List" else [document]
+        for item in items:
+            if not isinstance(item, dict) or item.get("kind") != "Pod":
+                kind = item.get("kind") if isinstance(item, dict) else type(item).__name__
+                raise CliError(f"{path}: document {index + 1} is {kind!r}, expected kind Pod", EXIT_INVALID)
+            pods.append(item)
+    if not pods:
+        raise CliError(f"{path}: no Pod found", EXIT_INVALID)
+    return pods
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}", EXIT_USAGE) from None
+
+
+def _store(args: argparse.Namespace, env: dict[str, str]) -> Any:
+    from shared.queue import QueueStore
+
+    connection = args.connection_string or env.get("AzureWebJobsStorage") or DEFAULT_CONNECTION
+    return QueueStore(connection)
+
+
+def _submit(args: argparse.Namespace, env: dict[str, str]) -> int:
+    settings = load_settings(env)
+    inline = args.inline if args.inline is not None else not settings.cluster_configured
+    messages: list[Message] = []
+    for pod in _load_pods(args.file):
+        ref = pod_ref_from_manifest(pod)
+        if not ref.name:
+            raise CliError(f"{args.file}: a pod has no metadata.name", EXIT_INVALID)
+        message = Message(
+            op=args.op,
+            pod=ref,
+            source="cli",
+            node=(pod.get("spec") or {}).get("nodeName"),
+            manifest=trim_manifest(pod) if inline else None,
+        )
+        text = message.to_text()
+        parsed = parse_message(text)  # what the worker will see
+        if inline and parsed.manifest_omitted:
+            raise CliError(
+                f"{ref.key}: manifest too large for a queue message even without managedFields and "
+                "last-applied-configuration; in standalone mode it cannot be sent as a reference",
+                EXIT_INVALID,
+            )
+        messages.append(message)
+    store = _store(args, env)
+    for message in messages:
+        message_id = store.send(message.to_text())
+        print(f"queued {message.op} {message.pod.key if message.pod else ''} as message {message_id}")
+    return EXIT_OK
+
+
+def _delete(args: argparse.Namespace, env: dict[str, str]) -> int:
+    namespace, _, name = args.pod.rpartition("/")
+    message = Message(op="delete", pod=PodRef(namespace or "default", name, args.uid), source="cli")
+    parse_message(message.to_text())
+    message_id = _store(args, env).send(message.to_text())
+    print(f"queued delete {message.pod.key if message.pod else ''} as message {message_id}")
+    return EXIT_OK
+
+
+def _peek(args: argparse.Namespace, env: dict[str, str], queue: str) -> int:
+    for item in _store(args, env).peek(queue=queue, limit=args.limit):
+        try:
+            body: Any = json.loads(item.text)
+        except ValueError:
+            body = item.text
+        print(json.dumps({"id": item.id, "dequeueCount": item.dequeue_count, "message": body}, indent=None))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
+    parser.add_argument("--connection-string", help=f"Storage connection (default: settings, else {DEFAULT_CONNECTION})")
+    parser.add_argument("--settings-file", help="local.settings.json to read settings from (default: ./local.settings.json)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    submit = commands.add_parser("submit", help="queue an upsert (or delete) for each Pod in a YAML/JSON file")
+    submit.add_argument("-f", "--file", required=True, help="pod manifest file, or - for standard input")
+    submit.add_argument("--op", choices=("upsert", "delete"), default="upsert")
+    inline = submit.add_mutually_exclusive_group()
+    inline.add_argument("--inline", dest="inline", action="store_true", default=None, help="carry the manifest")
+    inline.add_argument("--reference", dest="inline", action="store_false", help="send only namespace/name")
+    delete = commands.add_parser("delete", help="queue a delete for NAMESPACE/NAME")
+    delete.add_argument("pod", help="NAMESPACE/NAME (namespace defaults to default)")
+    delete.add_argument("--uid", help="only this incarnation of the pod")
+    for name, help_text in (
+        ("peek", f"show messages waiting on {POD_EVENTS_QUEUE}, decoded"),
+        ("dead-letters", f"show invalid messages on {DEAD_LETTER_QUEUE} with their errors"),
+        ("poison", f"show messages the host gave up on ({POISON_QUEUE})"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--limit", type=int, default=32, help="at most this many (Storage peeks 32 at most)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        env = _settings_env(args.settings_file)
+        if args.command == "submit":
+            return _submit(args, env)
+        if args.command == "delete":
+            return _delete(args, env)
+        queue = {"peek": POD_EVENTS_QUEUE, "dead-letters": DEAD_LETTER_QUEUE, "poison": POISON_QUEUE}[args.command]
+        return _peek(args, env, queue)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
+    except InvalidMessage as error:
+        print(f"error: invalid message: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:  # Storage unreachable, auth failures: one clear line, not a traceback
+        from azure.core.exceptions import AzureError
+
+        if isinstance(error, (AzureError, OSError)):
+            print(f"error: Storage: {type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

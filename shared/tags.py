@@ -1,0 +1,72 @@
+"""ARM tag keys the connector writes on every container group and reads back.
+
+The reconciler and the worker find "their" groups and the pod behind each one by
+these tags alone (a list call returns tags but no pod), so the keys live here,
+shared by writer and readers. ARM tag keys may not contain < > % & \\ ? /, hence
+the dashed names instead of Kubernetes-style prefixes; values are capped at 256
+characters by ARM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TAG_OWNER = "aci-connector"
+"""Present (value OWNER_VALUE) on every group this connector created: others' groups are never touched."""
+OWNER_VALUE = "managed"
+TAG_MODE = "aci-connector-mode"
+"""MODE_CLUSTER for pods read from a cluster, MODE_STANDALONE for manifests submitted without one (no uid)."""
+MODE_CLUSTER = "cluster"
+MODE_STANDALONE = "standalone"
+TAG_NAMESPACE = "k8s-namespace"
+TAG_NAME = "k8s-pod-name"
+TAG_UID = "k8s-pod-uid"
+TAG_NODE = "k8s-node-name"
+TAG_CREATED = "k8s-pod-created"
+
+RESERVED_TAGS = frozenset({TAG_OWNER, TAG_MODE, TAG_NAMESPACE, TAG_NAME, TAG_UID, TAG_NODE, TAG_CREATED})
+"""Keys custom tags from annotations may not override."""
+MAX_TAGS = 50
+MAX_TAG_KEY = 512
+MAX_TAG_VALUE = 256
+FORBIDDEN_KEY_CHARS = frozenset("<>%&\\?/")
+
+
+def group_tags(group: Mapping[str, Any]) -> dict[str, str]:
+    """The tags of an ARM container group body (GET, list item or PUT body); {} when it has none."""
+    return dict(group.get("tags") or {})
+
+
+def is_managed(group: Mapping[str, Any]) -> bool:
+    """True when this connector created the group (and may update or delete it)."""
+    return group_tags(group).get(TAG_OWNER) == OWNER_VALUE
+
+
+def pod_key(group: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, name) of the pod behind a managed group, or None when the tags do not say."""
+    tags = group_tags(group)
+    namespace, name = tags.get(TAG_NAMESPACE), tags.get(TAG_NAME)
+    if not namespace or not name:
+        return None
+    return namespace, name
+
+
+def pod_tags(pod: Mapping[str, Any]) -> dict[str, str]:
+    """The connector's own tags for a pod: owner marker, identity of the pod, node and creation time."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    uid = metadata.get("uid") or ""
+    tags = {
+        TAG_OWNER: OWNER_VALUE,
+        TAG_MODE: MODE_CLUSTER if uid else MODE_STANDALONE,
+        TAG_NAMESPACE: metadata.get("namespace") or "default",
+        TAG_NAME: metadata.get("name") or "",
+    }
+    if uid:
+        tags[TAG_UID] = uid
+    if spec.get("nodeName"):
+        tags[TAG_NODE] = spec["nodeName"]
+    if metadata.get("creationTimestamp"):
+        tags[TAG_CREATED] = metadata["creationTimestamp"]
+    return {key: value[:MAX_TAG_VALUE] for key, value in tags.items()}
