@@ -54,7 +54,9 @@ def _load_pods(path: str) -> list[dict[str, Any]]:
         raise CliError(f"{path}: not valid YAML or JSON: {error}", EXIT_INVALID) from None
     pods: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
-        items = document.get("items", []) if isinstance(document, dict) and document.get("kind") == "List" else [document]
+        items = (
+            document.get("items", []) if isinstance(document, dict) and document.get("kind") == "List" else [document]
+        )
         for item in items:
             if not isinstance(item, dict) or item.get("kind") != "Pod":
                 kind = item.get("kind") if isinstance(item, dict) else type(item).__name__
@@ -131,8 +133,12 @@ def _peek(args: argparse.Namespace, env: dict[str, str], queue: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
-    parser.add_argument("--connection-string", help=f"Storage connection (default: settings, else {DEFAULT_CONNECTION})")
-    parser.add_argument("--settings-file", help="local.settings.json to read settings from (default: ./local.settings.json)")
+    parser.add_argument(
+        "--connection-string", help=f"Storage connection (default: settings, else {DEFAULT_CONNECTION})"
+    )
+    parser.add_argument(
+        "--settings-file", help="local.settings.json to read settings from (default: ./local.settings.json)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     submit = commands.add_parser("submit", help="queue an upsert (or delete) for each Pod in a YAML/JSON file")
     submit.add_argument("-f", "--file", required=True, help="pod manifest file, or - for standard input")

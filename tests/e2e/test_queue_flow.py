@@ -37,7 +37,9 @@ def fast_recheck(monkeypatch):
     monkeypatch.setattr(worker, "DELETE_RECHECK_DELAY", 1.0)
 
 
-def test_cluster_pod_becomes_a_group_and_goes_away(app_env, kube_api, arm, azurite, queue_store, tmp_path, fast_recheck):
+def test_cluster_pod_becomes_a_group_and_goes_away(
+    app_env, kube_api, arm, azurite, queue_store, tmp_path, fast_recheck
+):
     pod = kube_api.create(make_pod())
     assert cli.main(["--connection-string", azurite.connection_string, "submit", "-f", _write(tmp_path, pod)]) == 0
     [queued] = queue_store.peek()
@@ -56,7 +58,12 @@ def test_cluster_pod_becomes_a_group_and_goes_away(app_env, kube_api, arm, azuri
 
     kube_api.delete("pods", "default", "web")  # kubectl delete: graceful, the node agent finishes it
     assert kube_api.get("pods", "default", "web")["metadata"]["deletionTimestamp"]
-    assert cli.main(["--connection-string", azurite.connection_string, "delete", "default/web", "--uid", pod["metadata"]["uid"]]) == 0
+    assert (
+        cli.main(
+            ["--connection-string", azurite.connection_string, "delete", "default/web", "--uid", pod["metadata"]["uid"]]
+        )
+        == 0
+    )
     _drain_until(host, lambda: kube_api.get("pods", "default", "web") is None)
     assert arm.counts["delete"] >= 1
     assert all(key[2] != name for key in arm.groups)

@@ -20,7 +20,9 @@ def _create(kube_api, pod):
 
 def _upsert_text(pod, **extra) -> str:
     meta = pod["metadata"]
-    return Message(op="upsert", pod=PodRef(meta["namespace"], meta["name"], meta.get("uid")), source="watch", **extra).to_text()
+    return Message(
+        op="upsert", pod=PodRef(meta["namespace"], meta["name"], meta.get("uid")), source="watch", **extra
+    ).to_text()
 
 
 def _delete_text(pod) -> str:
@@ -39,7 +41,11 @@ def _wait_until_gone(aci, name: str, timeout: float = 5.0) -> bool:
 
 
 def _events(kube_api, pod):
-    return [e for e in kube_api.list("events", pod["metadata"]["namespace"]) if e["involvedObject"]["uid"] == pod["metadata"]["uid"]]
+    return [
+        e
+        for e in kube_api.list("events", pod["metadata"]["namespace"])
+        if e["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    ]
 
 
 def test_upsert_creates_the_group_and_reports_pending_truthfully(kube_api, arm, worker_context):
