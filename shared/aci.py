@@ -161,6 +161,21 @@ def _raw(pipeline_response: Any, _deserialized: Any = None, _headers: Any = None
     return response.status_code, (json.loads(text) if text else {})
 
 
+POOL_SIZE = 64
+"""Connections kept to ARM: the Python worker runs up to 32 invocations at once in one process, and
+requests' default pool of 10 would discard (and re-handshake) the rest."""
+
+
+def _pooled_transport(**connection: Any) -> Any:
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE))
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE))
+    return RequestsTransport(session=session, session_owner=True, **connection)
+
+
 class AciClient:
     """Container groups of one resource group and region, through the official SDK's pipeline."""
 
@@ -197,6 +212,11 @@ class AciClient:
                 from azure.mgmt.containerinstance import ContainerInstanceManagementClient
 
                 self._sdk = ContainerInstanceManagementClient(
+                    transport=_pooled_transport(
+                        connection_verify=self._verify,
+                        connection_timeout=self._timeouts[0],
+                        read_timeout=self._timeouts[1],
+                    ),
                     credential=self._credential,
                     subscription_id=self.subscription_id,
                     base_url=self.base_url,

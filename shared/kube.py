@@ -17,6 +17,8 @@ from urllib.parse import quote
 from shared.config import Settings, get_settings
 from shared.errors import ConfigError, ConnectorError, RetryableError
 
+POOL_SIZE = 64
+"""Connections kept to the API server: up to 32 invocations run at once in one worker process."""
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -261,6 +263,7 @@ def build_api_client(settings: Settings) -> Any:
 
     if settings["KUBE_API_URL"]:
         configuration = client.Configuration()
+        configuration.connection_pool_maxsize = POOL_SIZE
         configuration.host = settings["KUBE_API_URL"]
         configuration.api_key = {"authorization": settings["KUBE_BEARER_TOKEN"]}
         configuration.api_key_prefix = {"authorization": "Bearer"}
@@ -268,11 +271,17 @@ def build_api_client(settings: Settings) -> Any:
             configuration.ssl_ca_cert = _write_ca(settings["KUBE_CA_CERT"])
         return client.ApiClient(configuration)
     if settings["KUBECONFIG"]:
-        return config.new_client_from_config(
-            config_file=settings["KUBECONFIG"], context=settings["KUBE_CONTEXT"] or None
+        configuration = client.Configuration()
+        config.load_kube_config(
+            config_file=settings["KUBECONFIG"],
+            context=settings["KUBE_CONTEXT"] or None,
+            client_configuration=configuration,
         )
+        configuration.connection_pool_maxsize = POOL_SIZE
+        return client.ApiClient(configuration)
     if settings["KUBE_IN_CLUSTER"]:
         configuration = client.Configuration()
+        configuration.connection_pool_maxsize = POOL_SIZE
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration)
     raise ConfigError("no cluster configured: set KUBE_API_URL, KUBECONFIG or KUBE_IN_CLUSTER")

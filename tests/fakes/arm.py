@@ -731,6 +731,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resource-group", default=DEFAULT_RESOURCE_GROUP)
     parser.add_argument("--location", default=DEFAULT_LOCATION)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--quota", type=int, default=None, help="regional container group and core quota")
+    parser.add_argument("--unthrottled", action="store_true", help="no token buckets or create-rate windows")
     args = parser.parse_args(argv)
     server = ArmServer(
         args.host,
@@ -741,6 +743,10 @@ def main(argv: list[str] | None = None) -> None:
         location=args.location,
     )
     server.faults.latency = args.latency
+    if args.quota is not None:
+        server.throttle.container_groups_quota = server.throttle.standard_cores_quota = args.quota
+    if args.unthrottled:
+        server.throttle.enabled = False
     print(server.start(), flush=True)
     print(f"ca={server.ca_pem_path or ''}", flush=True)
     done = threading.Event()

@@ -1,7 +1,7 @@
 """What ACI checks in a containerGroups PUT body, with the error codes and messages ARM answers.
 
 Kept apart from the server so the rules read as one list. Codes marked "recorded" in
-docs/testing-arm.md were seen in real ARM answers; the others follow ACI's naming and
+docs/testing.md were seen in real ARM answers; the others follow ACI's naming and
 are documented as unverified. The fake must be at least as strict as ACI: a rule we are
 unsure about errs on rejecting, so the connector's translator learns to stay inside it.
 """

@@ -22,6 +22,7 @@ import pytest
 
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE
 from shared.queue import QueueStore, azurite_connection_string, set_queue_store
+from tests.fakes.processes import track, untrack
 
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"successfully listens on (http://127\.0\.0\.1:(\d+))")
@@ -74,6 +75,7 @@ class Azurite:
             cwd=ROOT,
             start_new_session=True,
         )
+        track(self._process.pid)
         deadline = time.monotonic() + timeout
         assert self._process.stdout is not None
         while time.monotonic() < deadline:
@@ -98,14 +100,16 @@ class Azurite:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        untrack(process.pid)
 
 
 @pytest.fixture(scope="session")
@@ -135,10 +139,8 @@ if __name__ == "__main__":
     # Run alone: `python -m tests.fakes.azurite_fixtures` prints the connection string, then serves until Ctrl-C.
     running = Azurite().start()
     print(running.connection_string, flush=True)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        running.stop()
+    signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.pause()
+    running.stop()
     sys.exit(0)

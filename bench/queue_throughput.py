@@ -1,0 +1,150 @@
+"""Messages per second through the pod_events function, and the import time of function_app.
+
+Setup: real Azurite, the fake Kubernetes API and the fake ARM (20 ms added to
+every ARM answer, quotas lifted) each in its own process; the function is
+invoked as the host does (tests/hostsim.py) with 1, 8 and 32 invocations at
+once. Each message is a pod upsert that re-reads the pod, GETs the group,
+PUTs it, re-reads the pod, patches its status and records an Event.
+
+Run: .venv/bin/python -m bench.queue_throughput [--messages 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+from bench.servers import ROOT, spawn
+
+CONCURRENCY = (1, 8, 32)
+
+
+def import_time() -> tuple[float, float]:
+    """(cumulative import of function_app by -X importtime, whole process wall time) in seconds, best of 5."""
+    cumulative, wall = [], []
+    for _ in range(5):
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import function_app"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall.append(time.perf_counter() - started)
+        match = re.search(r"\|\s*(\d+)\s*\|\s*function_app\s*$", result.stderr, re.MULTILINE)
+        assert match, result.stderr[-500:]
+        cumulative.append(int(match.group(1)) / 1e6)
+    return min(cumulative), min(wall)
+
+
+def interpreter_start() -> float:
+    """Wall time of `python -c pass`, best of 5: the part of the import figure that is not ours."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def run(messages: int) -> None:
+    from kubernetes import client
+
+    from functions.pod_events import pod_events
+    from shared.aci import AciClient, set_aci_client
+    from shared.config import reset_settings_cache
+    from shared.kube import KubeClient, set_kube_client
+    from shared.messages import Message, PodRef
+    from shared.queue import QueueStore, set_queue_store
+    from tests.fakes.arm_fixtures import StaticTokenCredential
+    from tests.fakes.azurite_fixtures import Azurite
+    from tests.fakes.connector_fixtures import make_pod
+    from tests.hostsim import QueueHost
+
+    azurite = Azurite().start()
+    kube_server = spawn("tests.fakes.kube_api")
+    arm_server = spawn("tests.fakes.arm", "--latency", "0.02", "--quota", "1000000", "--unthrottled", extra_lines=1)
+    try:
+        ca = arm_server.extra[0].removeprefix("ca=")
+        os.environ.update(
+            {
+                "KUBE_API_URL": kube_server.url,
+                "KUBE_BEARER_TOKEN": "bench",
+                "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+                "ACI_RESOURCE_GROUP": "aci-connector-rg",
+                "ACI_REGION": "westus",
+                "ARM_ENDPOINT": arm_server.url,
+                "AzureWebJobsStorage": azurite.connection_string,
+            }
+        )
+        reset_settings_cache()
+        configuration = client.Configuration()
+        configuration.host = kube_server.url
+        configuration.connection_pool_maxsize = 64
+        kube = KubeClient(client.ApiClient(configuration))
+        set_kube_client(kube)
+        set_aci_client(
+            AciClient(
+                subscription_id="00000000-0000-0000-0000-000000000000",
+                resource_group="aci-connector-rg",
+                region="westus",
+                credential=StaticTokenCredential(),
+                base_url=arm_server.url,
+                connection_verify=ca,
+            )
+        )
+        store = QueueStore(azurite.connection_string)
+        set_queue_store(store)
+        store.ensure("pod-events")
+        print(f"{messages} upsert messages per run; fake ARM adds 20 ms per call")
+        rates: dict[int, float] = {}
+        for concurrency in CONCURRENCY:
+            namespace = f"bench-{concurrency}"
+            kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
+            texts = []
+            for index in range(messages):
+                pod = kube.request(
+                    "POST", f"/api/v1/namespaces/{namespace}/pods", body=make_pod(f"p{index}", namespace=namespace)
+                )
+                meta = pod["metadata"]
+                ref = PodRef(namespace, meta["name"], meta["uid"])
+                texts.append(Message(op="upsert", pod=ref, source="watch").to_text())
+            store.send_many(texts)
+            host = QueueHost(store, pod_events)
+            started = time.perf_counter()
+            handled = host.drain(timeout=600, idle=0.5, concurrency=concurrency)
+            elapsed = time.perf_counter() - started - 0.5  # the idle wait that ends the drain
+            failures = [d for d in handled if d.error is not None]
+            rates[concurrency] = len(handled) / elapsed
+            print(
+                f"concurrency {concurrency:>2}: {len(handled)} messages in {elapsed:6.2f} s = "
+                f"{rates[concurrency]:7.1f} msg/s ({len(failures)} failed)"
+            )
+        for concurrency in CONCURRENCY[1:]:
+            print(f"speed-up {concurrency:>2} vs 1: {rates[concurrency] / rates[1]:.1f}x")
+    finally:
+        kube_server.stop()
+        arm_server.stop()
+        azurite.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=200)
+    args = parser.parse_args()
+    cumulative, wall = import_time()
+    baseline = interpreter_start()
+    print(f"import function_app: {cumulative * 1000:.0f} ms (-X importtime cumulative, best of 5; limit 600 ms)")
+    print(
+        f"python -c 'import function_app': {wall * 1000:.0f} ms wall; bare interpreter start {baseline * 1000:.0f} ms"
+    )
+    run(args.messages)
+
+
+if __name__ == "__main__":
+    main()
