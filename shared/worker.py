@@ -180,7 +180,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(translation.warnings), "Warning")
     status = pod_status_from_container_group(accepted, current)
     if status_differs(current.get("status") or {}, status):
-        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+        _patch_status(ctx, pod, status)
     if existing is None:
         _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
     return Outcome("created" if existing is None else "updated", group=name)
@@ -251,7 +251,7 @@ def _stub_pod(ref: PodRef) -> dict[str, Any]:
 def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
     """The connector cannot run this pod: say so in its status and in an Event, never silently."""
     status = {"phase": "Failed", "reason": error.reason, "message": str(error)[:4000]}
-    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    _patch_status(ctx, pod, status)
     _record(ctx, pod, error.reason, str(error), "Warning")
     log.warning("pod %s failed: %s", _key(pod), error)
 
@@ -262,7 +262,19 @@ def _note_waiting(message: Message, ctx: Context, text: str) -> None:
     pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
     if pod is None or (pod.get("status") or {}).get("message") == text:
         return
-    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), {"phase": "Pending", "message": text})
+    _patch_status(ctx, pod, {"phase": "Pending", "message": text})
+
+
+def _patch_status(ctx: Context, pod: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Patch this incarnation's status; a pod deleted or re-created meanwhile refuses it, and that is fine."""
+    from shared.kube import Conflict, NotFound
+
+    try:
+        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    except (Conflict, NotFound) as error:
+        log.info("status of %s not patched, the pod changed meanwhile: %s", _key(pod), error)
+        return False
+    return True
 
 
 def _record(ctx: Context, pod: dict[str, Any], reason: str, message: str, event_type: str) -> None:
@@ -334,5 +346,5 @@ def _sync(message: Message, ctx: Context) -> Outcome:
     status = pod_status_from_container_group(group, pod)
     if not status_differs(pod.get("status") or {}, status):
         return Outcome("unchanged", group=container_group_name(pod))
-    ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+    _patch_status(ctx, pod, status)
     return Outcome("synced", group=container_group_name(pod))

@@ -426,6 +426,11 @@ class KubeStore:
         wanted_rv = new["metadata"].get("resourceVersion")
         if wanted_rv and wanted_rv != _rv_of(current):
             raise stale(rt, name)
+        wanted_uid, current_uid = new["metadata"].get("uid"), current["metadata"].get("uid")
+        if wanted_uid and wanted_uid != current_uid:  # the registry treats a uid in the body as a precondition
+            raise conflict(
+                rt, name, f"Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: {current_uid}"
+            )
         result = self._status_write(current, new) if subresource == "status" else self._main_write(rt, current, new)
         return self._commit(rt, current, result)
 
