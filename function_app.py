@@ -6,6 +6,8 @@ must stay cheap: blueprints import shared/ code lazily, inside the handlers.
 
 import azure.functions as func
 
+from functions.arm_events import bp as arm_events_bp
+from functions.capacity import bp as capacity_bp
 from functions.pod_events import bp as pod_events_bp
 from shared.config import get_settings
 
@@ -13,3 +15,5 @@ get_settings()  # a missing or malformed app setting fails indexing with a messa
 
 app = func.FunctionApp()
 app.register_functions(pod_events_bp)
+app.register_functions(capacity_bp)
+app.register_functions(arm_events_bp)

@@ -50,7 +50,7 @@ def parse_quantity(value: object) -> Decimal:
         base = Decimal(number)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
         raise ValueError(f"not a quantity: {value!r}") from None
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+    if suffix[:1] in ("e", "E") and len(suffix) > 1 and suffix != "Ei":
         return base.scaleb(int(suffix[1:]))
     if suffix in _BINARY:
         return base * _BINARY[suffix]

@@ -27,6 +27,7 @@ from typing import Any
 from shared import tags
 from shared.config import Settings
 from shared.errors import InvalidMessage, PermanentError, RetryableError, ThrottledError
+from shared.events import publish_pod_transition, transition_for
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
 from shared.pod_refs import referenced_objects
@@ -183,6 +184,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         _patch_status(ctx, pod, status)
     if existing is None:
         _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
+        publish_pod_transition("scheduled", pod, group_name=name)
     return Outcome("created" if existing is None else "updated", group=name)
 
 
@@ -222,6 +224,8 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
     outcome = _delete_group_of(pod, ctx, reason="pod is being deleted")
     if ctx.aci.get(container_group_name(pod)) is None:
         removed = ctx.kube.delete_pod_now(_key_ns(pod), _key_name(pod), _uid(pod))
+        if removed:
+            publish_pod_transition("deleted", pod, group_name=container_group_name(pod))
         return Outcome("deleted", "group gone; pod removed" if removed else "group gone", group=outcome.group)
     # The group's deletion is still running: look again shortly (the reconciler is the fallback).
     recheck = Message(op="delete", pod=PodRef(_key_ns(pod), _key_name(pod), _uid(pod)), source="worker")
@@ -274,6 +278,15 @@ def _patch_status(ctx: Context, pod: dict[str, Any], status: dict[str, Any]) -> 
     except (Conflict, NotFound) as error:
         log.info("status of %s not patched, the pod changed meanwhile: %s", _key(pod), error)
         return False
+    transition = transition_for(pod.get("status"), {**(pod.get("status") or {}), **status})
+    if transition:
+        publish_pod_transition(
+            transition,
+            pod,
+            group_name=container_group_name(pod),
+            reason=status.get("reason"),
+            message=status.get("message"),
+        )
     return True
 
 

@@ -17,6 +17,8 @@ INDEXER = ROOT / "tests" / "indexing" / "index_with_worker.py"
 
 EXPECTED_TRIGGERS = {
     "pod_events": ("queueTrigger", {"queueName": "pod-events", "connection": "AzureWebJobsStorage"}),
+    "capacity": ("httpTrigger", {"route": "capacity/{node?}", "authLevel": "FUNCTION", "methods": ["GET"]}),
+    "arm_events": ("eventGridTrigger", {"name": "event"}),
 }
 
 

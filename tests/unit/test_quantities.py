@@ -58,3 +58,10 @@ def test_ceil_div():
     assert ceil_div(Decimal("0.25"), Decimal("1")) == 1
     assert ceil_div(Decimal(250), Decimal(1)) == 250
     assert ceil_div(Decimal(2**20 + 1), Decimal(2**20)) == 2
+
+
+def test_exbibytes_are_not_an_exponent():
+    from shared.quantities import parse_quantity
+
+    assert parse_quantity("1Ei") == 2**60
+    assert parse_quantity("1e3") == 1000
