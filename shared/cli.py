@@ -75,10 +75,16 @@ def _read(path: str) -> str:
 
 
 def _store(args: argparse.Namespace, env: dict[str, str]) -> Any:
+    """The queues named by --connection-string, else the app's settings (a connection string or an identity URI)."""
     from shared.queue import QueueStore
 
-    connection = args.connection_string or env.get("AzureWebJobsStorage") or DEFAULT_CONNECTION
-    return QueueStore(connection)
+    if args.connection_string:
+        return QueueStore(args.connection_string)
+    if env.get("AzureWebJobsStorage"):
+        return QueueStore(env["AzureWebJobsStorage"])
+    if env.get("AzureWebJobsStorage__queueServiceUri"):
+        return QueueStore(None, queue_service_uri=env["AzureWebJobsStorage__queueServiceUri"])
+    return QueueStore(DEFAULT_CONNECTION)
 
 
 def _submit(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -134,7 +140,9 @@ def _peek(args: argparse.Namespace, env: dict[str, str], queue: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--connection-string", help=f"Storage connection (default: settings, else {DEFAULT_CONNECTION})"
+        "--connection-string",
+        help="Storage connection string (default: AzureWebJobsStorage, else AzureWebJobsStorage__queueServiceUri "
+        f"with az login / managed identity, else {DEFAULT_CONNECTION})",
     )
     parser.add_argument(
         "--settings-file", help="local.settings.json to read settings from (default: ./local.settings.json)"

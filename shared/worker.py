@@ -28,6 +28,7 @@ from shared import tags
 from shared.config import Settings
 from shared.errors import InvalidMessage, PermanentError, RetryableError, ThrottledError
 from shared.events import publish_pod_transition, transition_for
+from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
 from shared.pod_refs import referenced_objects
@@ -85,7 +86,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
     except InvalidMessage as error:
         original = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
         ctx.queue.dead_letter(original, reason=str(error), field=error.field, dequeue_count=dequeue_count)
-        log.warning("dead-lettered invalid message: %s", error)
+        log_with(log, logging.WARNING, "dead-lettered invalid message: %s", error, fields={})
         return Outcome("dead-lettered", str(error))
     try:
         return _dispatch(message, ctx)
@@ -93,21 +94,47 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
         delay = error.retry_after or THROTTLE_DEFAULT_DELAY
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
         _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}")
-        log.info("throttled, re-queued %s in %.0f s: %s", _describe(message), delay, error)
+        log_with(
+            log,
+            logging.INFO,
+            "throttled, re-queued %s in %.0f s: %s",
+            message.op,
+            delay,
+            error,
+            fields=_fields(message),
+        )
         return Outcome("requeued", f"throttled: retry in {delay:.0f} s")
     except RetryableError as error:
         if message.attempt >= MAX_ATTEMPTS:
-            log.error("giving up re-queueing %s after %d attempts: %s", _describe(message), message.attempt, error)
+            log_with(
+                log,
+                logging.ERROR,
+                "giving up re-queueing %s after %d attempts: %s",
+                message.op,
+                message.attempt,
+                error,
+                fields=_fields(message),
+            )
             raise
         delay = min(2.0 ** (message.attempt + 1), 300.0)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
-        log.warning("transient failure for %s, re-queued in %.0f s: %s", _describe(message), delay, error)
+        log_with(
+            log,
+            logging.WARNING,
+            "transient failure in %s, re-queued in %.0f s: %s",
+            message.op,
+            delay,
+            error,
+            fields=_fields(message),
+        )
         return Outcome("requeued", f"transient: retry in {delay:.0f} s")
 
 
-def _describe(message: Message) -> str:
-    target = message.pod.key if message.pod else f"group {message.group}"
-    return f"{message.op} {target}"
+def _fields(message: Message) -> dict[str, str]:
+    ref = message.pod
+    if ref is None:
+        return subject_fields(group=message.group)
+    return subject_fields(namespace=ref.namespace, name=ref.name, uid=ref.uid, group=message.group)
 
 
 def _dispatch(message: Message, ctx: Context) -> Outcome:
@@ -171,7 +198,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         if _same_spec(existing, body):
             return Outcome("unchanged", "group already matches the pod", group=name)
     accepted = ctx.aci.begin_create_or_update(name, body)
-    log.info("container group %s accepted for pod %s", name, _key(pod))
+    log_with(log, logging.INFO, "container group accepted by ARM", fields=subject_fields(pod, group=name))
     # Close the race with a delete that ran before our PUT landed: re-read, and undo if the pod went away.
     current = ctx.kube.get_pod(_key_ns(pod), _key_name(pod))
     if current is None or _uid(current) != _uid(pod) or (current.get("metadata") or {}).get("deletionTimestamp"):
@@ -244,7 +271,7 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str) -> Outco
     if owner_uid and _uid(pod) and owner_uid != _uid(pod):
         return Outcome("skipped", f"group {name} belongs to another pod incarnation", group=name)
     ctx.aci.begin_delete(name)
-    log.info("deleting container group %s: %s", name, reason)
+    log_with(log, logging.INFO, "deleting container group: %s", reason, fields=subject_fields(pod, group=name))
     return Outcome("deleted", reason, group=name)
 
 
@@ -257,7 +284,7 @@ def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
     status = {"phase": "Failed", "reason": error.reason, "message": str(error)[:4000]}
     _patch_status(ctx, pod, status)
     _record(ctx, pod, error.reason, str(error), "Warning")
-    log.warning("pod %s failed: %s", _key(pod), error)
+    log_with(log, logging.WARNING, "pod failed: %s", error, fields=subject_fields(pod))
 
 
 def _note_waiting(message: Message, ctx: Context, text: str) -> None:
@@ -276,7 +303,9 @@ def _patch_status(ctx: Context, pod: dict[str, Any], status: dict[str, Any]) -> 
     try:
         ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
     except (Conflict, NotFound) as error:
-        log.info("status of %s not patched, the pod changed meanwhile: %s", _key(pod), error)
+        log_with(
+            log, logging.INFO, "status not patched, the pod changed meanwhile: %s", error, fields=subject_fields(pod)
+        )
         return False
     transition = transition_for(pod.get("status"), {**(pod.get("status") or {}), **status})
     if transition:
@@ -301,10 +330,6 @@ def _key_ns(pod: dict[str, Any]) -> str:
 
 def _key_name(pod: dict[str, Any]) -> str:
     return pod["metadata"]["name"]
-
-
-def _key(pod: dict[str, Any]) -> str:
-    return f"{_key_ns(pod)}/{_key_name(pod)}"
 
 
 # -- standalone mode -------------------------------------------------------------------------------------------------

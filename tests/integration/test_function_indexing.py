@@ -17,8 +17,10 @@ INDEXER = ROOT / "tests" / "indexing" / "index_with_worker.py"
 
 EXPECTED_TRIGGERS = {
     "pod_events": ("queueTrigger", {"queueName": "pod-events", "connection": "AzureWebJobsStorage"}),
+    "audit": ("httpTrigger", {"route": "audit", "authLevel": "ANONYMOUS", "methods": ["POST"]}),
     "capacity": ("httpTrigger", {"route": "capacity/{node?}", "authLevel": "FUNCTION", "methods": ["GET"]}),
     "arm_events": ("eventGridTrigger", {"name": "event"}),
+    "reconcile": ("timerTrigger", {"schedule": "%RECONCILE_SCHEDULE%", "useMonitor": False, "runOnStartup": False}),
 }
 
 

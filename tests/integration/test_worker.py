@@ -246,3 +246,28 @@ def test_standalone_rejection_is_dead_lettered_with_reason(arm, standalone_conte
     assert process_message(text, context=standalone_context).action == "dead-lettered"
     [parked] = standalone_context.queue.peek(queue=DEAD_LETTER_QUEUE)
     assert "workingDir" in json.loads(parked.text)["reason"]
+
+
+def test_logs_name_the_pod_and_group_and_never_a_secret(kube_api, arm, worker_context, caplog):
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "default"},
+            "data": {"password": "czNjcjN0LXZhbHVl"},  # s3cr3t-value
+        }
+    )
+    pod = make_pod()
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}
+    ]
+    pod = _create(kube_api, pod)
+    caplog.set_level("DEBUG")
+    assert process_message(_upsert_text(pod), context=worker_context).action == "created"
+    worker_lines = [r for r in caplog.records if r.name.startswith("aci_connector")]
+    assert worker_lines
+    assert all(f"pod=default/web uid={pod['metadata']['uid']}" in r.getMessage() for r in worker_lines)
+    assert all("s3cr3t-value" not in r.getMessage() for r in caplog.records)
+    body = worker_context.aci.get(container_group_name(pod))
+    [env] = body["properties"]["containers"][0]["properties"]["environmentVariables"]
+    assert env == {"name": "DB_PASSWORD"}  # a secure value comes back without its value, as from ARM

@@ -1,0 +1,121 @@
+// The Function App on the Flex Consumption plan (FC1, Linux, Python 3.11), running as the user-assigned identity.
+// Flex Consumption takes the runtime from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION and the WEBSITE_CONTENT* / WEBSITE_RUN_FROM_PACKAGE settings.
+param name string
+param location string
+param tags object
+param planName string
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param maximumInstanceCount int
+param instanceMemoryMB int
+@description('Connector settings (shared/config.py), non-secret.')
+param appSettings object
+@secure()
+param kubeBearerToken string
+@description('Key Vault secret URI of the ServiceAccount token; wins over kubeBearerToken when set.')
+param kubeBearerTokenSecretUri string = ''
+@secure()
+param auditBearerToken string
+@secure()
+param eventGridTopicKey string
+@secure()
+param serviceAccountToken string
+param serviceName string = 'api'
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+// The host's own settings: identity-based AzureWebJobsStorage (no connection string exists: shared keys are off)
+// and Entra ID telemetry. AzureWebJobsStorage__queueServiceUri is also what the connector's QueueStore reads.
+var hostSettings = {
+  AzureWebJobsStorage__accountName: account.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__queueServiceUri: account.properties.primaryEndpoints.queue
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+}
+
+// Secrets come from @secure() parameters (never logged in deployment history) or a Key Vault reference.
+var secretSettings = {
+  KUBE_BEARER_TOKEN: empty(kubeBearerTokenSecretUri) ? kubeBearerToken : '@Microsoft.KeyVault(SecretUri=${kubeBearerTokenSecretUri})'
+  AUDIT_BEARER_TOKEN: auditBearerToken
+  EVENTGRID_TOPIC_KEY: eventGridTopicKey
+  SERVICE_ACCOUNT_TOKEN: serviceAccountToken
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${account.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(appSettings, hostSettings, secretSettings)
+  }
+}
+
+output id string = site.id
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

@@ -1,0 +1,155 @@
+"""The relay's pure parts: change detection, coalescing (on a fake clock), the bounded send buffer, metrics."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from shared.messages import Message, PodRef, parse_message
+from shared.relay import changes
+from shared.relay.backoff import Backoff
+from shared.relay.coalesce import Coalescer
+from shared.relay.metrics import Metrics
+from shared.relay.sender import Sender
+
+
+def pod(name: str, *, uid: str = "u1", rv: str = "1", image: str = "nginx", deleting: bool = False) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": "default", "uid": uid, "resourceVersion": rv}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-11-27T10:00:00Z"
+    return {
+        "metadata": metadata,
+        "spec": {"nodeName": "vk", "containers": [{"name": "c", "image": image}]},
+        "status": {"phase": "Pending"},
+    }
+
+
+def test_status_only_and_resource_version_only_changes_are_not_relayed():
+    known: dict = {}
+    assert changes.on_present(known, pod("a")).op == "upsert"  # type: ignore[union-attr]
+    running = pod("a", rv="2")
+    running["status"] = {"phase": "Running"}
+    assert changes.on_present(known, running) is None
+    assert changes.on_present(known, pod("a", rv="3", image="nginx:2")).op == "upsert"  # type: ignore[union-attr]
+    assert changes.on_present(known, pod("a", rv="4", image="nginx:2", deleting=True)).op == "delete"  # type: ignore[union-attr]
+    assert changes.on_deleted(known, pod("a", rv="5", deleting=True)).op == "delete"
+    assert known == {}
+
+
+def test_relist_diff_relays_only_differences():
+    known: dict = {}
+    for item in (pod("same"), pod("changed"), pod("gone"), pod("recreated", uid="old")):
+        changes.on_present(known, item)
+    listed = [pod("same", rv="9"), pod("changed", image="v2"), pod("recreated", uid="new"), pod("new")]
+    fresh, messages = changes.relist_diff(known, listed)
+    got = sorted((m.op, m.pod.name, m.pod.uid) for m in messages if m.pod)
+    assert got == [
+        ("delete", "gone", "u1"),
+        ("delete", "recreated", "old"),
+        ("upsert", "changed", "u1"),
+        ("upsert", "new", "u1"),
+        ("upsert", "recreated", "new"),
+    ]
+    assert set(fresh) == {("default", n) for n in ("same", "changed", "recreated", "new")}
+    assert changes.relist_diff(fresh, listed)[1] == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def msg(name: str, rv: str, op: str = "upsert") -> Message:
+    return Message(op=op, pod=PodRef("default", name, "u"), source="watch", resource_version=rv)
+
+
+def test_coalescer_sends_the_first_event_at_once_and_merges_the_rest_into_one_trailing_message():
+    clock, sent = Clock(), []
+    metrics = Metrics()
+    coalescer = Coalescer(0.2, lambda key, m: sent.append((key, m.resource_version)), metrics=metrics, clock=clock)
+    coalescer.offer("a", msg("a", "1"))
+    assert sent == [("a", "1")]
+    clock.now += 0.05
+    coalescer.offer("a", msg("a", "2"))
+    coalescer.offer("a", msg("a", "3"))
+    coalescer.offer("b", msg("b", "4"))  # another pod is not held back
+    assert sent == [("a", "1"), ("b", "4")]
+    assert coalescer.pump() == pytest.approx(100.2)
+    clock.now = 100.2
+    coalescer.pump()
+    assert sent[-1] == ("a", "3") and len(sent) == 3
+    assert metrics.get("coalesced") == 1
+    clock.now = 100.5  # quiet for a window since the trailing message: the next one goes at once again
+    coalescer.offer("a", msg("a", "5"))
+    assert sent[-1] == ("a", "5")
+
+
+def test_coalescer_flush_releases_held_messages_and_then_passes_everything_through():
+    clock, sent = Clock(), []
+    coalescer = Coalescer(10.0, lambda key, m: sent.append(m.resource_version), clock=clock)
+    coalescer.offer("a", msg("a", "1"))
+    coalescer.offer("a", msg("a", "2"))
+    assert coalescer.flush() == 1
+    coalescer.offer("a", msg("a", "3"))
+    assert sent == ["1", "2", "3"]
+
+
+def test_sender_keeps_one_message_per_pod_drops_the_oldest_when_full_and_counts_it():
+    metrics = Metrics()
+    written: list[str] = []
+    sender = Sender(written.append, capacity=2, metrics=metrics)  # threads not started yet: everything is held
+    sender.put("a", msg("a", "1"))
+    sender.put("a", msg("a", "2"))
+    sender.put("b", msg("b", "3"))
+    assert sender.size == 2 and metrics.get("coalesced") == 1
+    sender.put("c", msg("c", "4"))
+    assert sender.size == 2 and metrics.get("dropped") == 1
+    sender.start()
+    assert sender.flush(5)
+    assert sorted(parse_message(text).resource_version or "" for text in written) == ["3", "4"]
+
+
+def test_sender_retries_in_order_while_storage_fails_and_reports_it():
+    failures = {"left": 3}
+    written: list[str] = []
+    lock = threading.Lock()
+
+    def flaky(text: str) -> None:
+        with lock:
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                raise ConnectionError("Storage down")
+            written.append(text)
+
+    metrics = Metrics()
+    sender = Sender(flaky, capacity=10, metrics=metrics, workers=3, initial_backoff=0.01, max_backoff=0.02)
+    for index in range(5):
+        sender.put(f"p{index}", msg(f"p{index}", str(index)))
+    sender.start()
+    assert sender.flush(5)
+    assert len(written) == 5 and metrics.get("send_retries") == 3 and metrics.get("messages_sent") == 5
+    assert sender.storage_ok and metrics.snapshot()["storage_up"] == 1.0
+
+
+def test_metrics_render_prometheus_text():
+    metrics = Metrics()
+    metrics.inc("relists", 2)
+    metrics.gauge("buffer_size", lambda: 7)
+    text = metrics.render()
+    assert "# TYPE aci_relay_relists_total counter\naci_relay_relists_total 2\n" in text
+    assert "# TYPE aci_relay_buffer_size gauge\naci_relay_buffer_size 7\n" in text
+    with pytest.raises(KeyError):
+        metrics.inc("no_such_counter")
+
+
+def test_backoff_grows_jittered_and_capped():
+    backoff = Backoff(1.0, 4.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0 and all(d <= 4.0 for d in delays)
+    backoff.reset()
+    assert backoff.next_delay() <= 1.0
