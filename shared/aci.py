@@ -336,10 +336,23 @@ _singleton_lock = threading.Lock()
 
 
 def _default_credential(settings: Settings) -> Any:
-    """DefaultAzureCredential: AZURE_CLIENT_ID/SECRET/TENANT_ID when set, else the managed identity."""
+    """The credential users expect: the original connector's service principal, else DefaultAzureCredential.
+
+    The 2017 connector read AZURE_CLIENT_ID, AZURE_CLIENT_KEY and AZURE_TENANT_ID; DefaultAzureCredential
+    reads AZURE_CLIENT_SECRET instead, so a deployment that kept the old names gets a ClientSecretCredential
+    here rather than silently falling through to another identity. Otherwise DefaultAzureCredential:
+    AZURE_CLIENT_ID/SECRET/TENANT_ID when set, the managed identity in Azure, `az login` locally.
+    """
+    client_id = settings["AZURE_CLIENT_ID"] or None
+    legacy_key = settings["AZURE_CLIENT_KEY"]
+    if legacy_key and not settings["AZURE_CLIENT_SECRET"]:
+        from azure.identity import ClientSecretCredential
+
+        if not client_id or not settings["AZURE_TENANT_ID"]:
+            raise ConfigError("setting AZURE_CLIENT_KEY needs AZURE_CLIENT_ID and AZURE_TENANT_ID too")
+        return ClientSecretCredential(settings["AZURE_TENANT_ID"], client_id, legacy_key)
     from azure.identity import DefaultAzureCredential
 
-    client_id = settings["AZURE_CLIENT_ID"] or None
     return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)
 
 

@@ -177,6 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "AZURE_CLIENT_KEY",
+        "",
+        _text,
+        "The original 2017 connector's name for the service principal secret; used when AZURE_CLIENT_SECRET is empty.",
+        secret=True,
+    ),
+    Setting(
         "KUBE_API_URL",
         "",
         _url,

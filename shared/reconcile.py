@@ -37,6 +37,7 @@ from typing import Any
 from shared import tags
 from shared.capacity import node_allocatable, node_capacity, parse_usages, sum_requests
 from shared.errors import ConnectorError, PermanentError, RetryableError, ThrottledError
+from shared.events import publish_pod_transition, transition_for
 from shared.kube import Conflict, KubeApiError, NotFound
 from shared.messages import upsert
 from shared.naming import container_group_name
@@ -323,6 +324,7 @@ class Reconciler:
         try:
             if self.ctx.kube.delete_pod_now(*_key(pod), _uid(pod)):
                 report.pods_removed += 1
+                publish_pod_transition("deleted", pod, group_name=container_group_name(pod))
         except (KubeApiError, RetryableError) as error:
             report.errors.append(f"remove pod {_key(pod)}: {error}")
 
@@ -353,6 +355,7 @@ class Reconciler:
         if group_tags.get(tags.TAG_NODE) not in self.ctx.settings.node_names.values():
             return  # another connector's node (sharing the resource group): not ours to judge
         key = tags.pod_key(group)
+        pod = None
         if key is not None:
             try:
                 pod = self.ctx.kube.get_pod(*key)
@@ -367,6 +370,13 @@ class Reconciler:
                 return  # created after our pod list: not an orphan
         if self._delete_group(group["name"], report):
             report.orphans_deleted += 1
+            if key is not None and (pod is None or _uid(pod) != group_tags.get(tags.TAG_UID)):
+                # The pod went away without us seeing it (a finished pod is deleted at once): say so once.
+                gone = {
+                    "metadata": {"namespace": key[0], "name": key[1], "uid": group_tags.get(tags.TAG_UID)},
+                    "spec": {"nodeName": group_tags.get(tags.TAG_NODE)},
+                }
+                publish_pod_transition("deleted", gone, group_name=group["name"])
 
     # ------------------------------------------------------------------ reading
 
@@ -428,6 +438,15 @@ class Reconciler:
         except (NotFound, Conflict):
             return  # deleted or re-created since the list: the next cycle sees the new truth
         report.status_patches += 1
+        transition = transition_for(pod.get("status"), desired)
+        if transition:
+            publish_pod_transition(
+                transition,
+                pod,
+                group_name=container_group_name(pod),
+                reason=desired.get("reason"),
+                message=desired.get("message"),
+            )
         pod["status"] = desired
 
     def _fail_pod(self, pod: dict[str, Any], reason: str, message: str, report: CycleReport) -> None:

@@ -223,3 +223,17 @@ def test_import_is_light() -> None:
     code = "import sys, shared.aci; print(sorted(m for m in sys.modules if m.startswith(('azure', 'requests'))))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_original_connector_service_principal_variables_are_honoured():
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential
+
+    from shared.aci import _default_credential
+    from shared.config import ConfigError, load_settings
+
+    tenant = "11111111-1111-1111-1111-111111111111"
+    legacy = load_settings({"AZURE_CLIENT_ID": "app-id", "AZURE_TENANT_ID": tenant, "AZURE_CLIENT_KEY": "k"})
+    assert isinstance(_default_credential(legacy), ClientSecretCredential)
+    assert isinstance(_default_credential(load_settings({})), DefaultAzureCredential)
+    with pytest.raises(ConfigError, match="AZURE_TENANT_ID"):
+        _default_credential(load_settings({"AZURE_CLIENT_ID": "app-id", "AZURE_CLIENT_KEY": "k"}))

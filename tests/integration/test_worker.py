@@ -271,3 +271,14 @@ def test_logs_name_the_pod_and_group_and_never_a_secret(kube_api, arm, worker_co
     body = worker_context.aci.get(container_group_name(pod))
     [env] = body["properties"]["containers"][0]["properties"]["environmentVariables"]
     assert env == {"name": "DB_PASSWORD"}  # a secure value comes back without its value, as from ARM
+
+
+def test_dropped_fields_are_listed_in_a_warning_event(kube_api, arm, worker_context):
+    pod = make_pod()
+    pod["spec"]["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    pod = _create(kube_api, pod)
+    assert process_message(_upsert_text(pod), context=worker_context).action == "created"
+    ignored = [e for e in _events(kube_api, pod) if e["reason"] == "FieldsIgnored"]
+    [event] = ignored
+    assert event["type"] == "Warning"
+    assert "spec.containers[0].lifecycle" in event["message"]

@@ -31,6 +31,7 @@ NOT_IN_BICEP: dict[str, str] = {
     "this app setting",
     "AZURE_CLIENT_SECRET": "the app reaches ARM with its managed identity (AZURE_CLIENT_ID); a client secret "
     "would be a long-lived credential in app settings",
+    "AZURE_CLIENT_KEY": "the 2017 connector's name for the same client secret: not used with a managed identity",
 }
 HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsStorage__accountName": "host Storage through the managed identity",
