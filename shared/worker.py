@@ -44,6 +44,8 @@ THROTTLE_DEFAULT_DELAY = 30.0
 TERMINAL_PHASES = ("Succeeded", "Failed")
 SPEC_HASH_TAG = "aci-connector-spec"
 DELETE_RECHECK_DELAY = 5.0
+MAX_DELETE_RECHECKS = 20
+"""About 15 minutes of re-checks (5, 10, ... 60 s apart); a delete that takes longer is the reconciler's."""
 """How long to wait before checking that a deleted group is gone, to finish the pod's deletion."""
 
 
@@ -64,6 +66,7 @@ class Outcome:
     action: str
     detail: str = ""
     group: str | None = None
+    group_gone: bool = False
 
 
 def default_context() -> Context:
@@ -145,7 +148,7 @@ def _dispatch(message: Message, ctx: Context) -> Outcome:
     assert message.pod is not None
     pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
     if message.op == "delete":
-        return _delete(message.pod, pod, ctx)
+        return _delete(message.pod, pod, ctx, attempt=message.attempt)
     return _upsert(message.pod, pod, ctx)
 
 
@@ -237,7 +240,7 @@ def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any]
     return secrets, config_maps
 
 
-def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
+def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: int = 0) -> Outcome:
     if pod is None:
         if ref.uid:
             return _delete_group_of(_stub_pod(ref), ctx, reason="pod no longer exists")
@@ -249,14 +252,18 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
     if not deleting:
         return Outcome("skipped", "pod still exists and is not being deleted: delete the pod in Kubernetes")
     outcome = _delete_group_of(pod, ctx, reason="pod is being deleted")
-    if ctx.aci.get(container_group_name(pod)) is None:
+    if outcome.group_gone:
         removed = ctx.kube.delete_pod_now(_key_ns(pod), _key_name(pod), _uid(pod))
         if removed:
             publish_pod_transition("deleted", pod, group_name=container_group_name(pod))
         return Outcome("deleted", "group gone; pod removed" if removed else "group gone", group=outcome.group)
-    # The group's deletion is still running: look again shortly (the reconciler is the fallback).
-    recheck = Message(op="delete", pod=PodRef(_key_ns(pod), _key_name(pod), _uid(pod)), source="worker")
-    ctx.queue.send(recheck.to_text(), delay_seconds=DELETE_RECHECK_DELAY)
+    if attempt >= MAX_DELETE_RECHECKS:
+        return Outcome("deleting", "group still deleting; the reconciler finishes the pod", group=outcome.group)
+    # The group's deletion is still running: look again shortly, a little later each time.
+    recheck = Message(
+        op="delete", pod=PodRef(_key_ns(pod), _key_name(pod), _uid(pod)), source="worker", attempt=attempt + 1
+    )
+    ctx.queue.send(recheck.to_text(), delay_seconds=min(DELETE_RECHECK_DELAY * (attempt + 1), 60.0))
     return Outcome("deleting", "group deletion accepted; pod removal re-checked shortly", group=outcome.group)
 
 
@@ -264,7 +271,7 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str) -> Outco
     name = container_group_name(pod)
     group = ctx.aci.get(name)
     if group is None:
-        return Outcome("deleted", f"no group ({reason})", group=name)
+        return Outcome("deleted", f"no group ({reason})", group=name, group_gone=True)
     if not tags.is_managed(group):
         return Outcome("skipped", f"group {name} is not managed by this connector: left alone", group=name)
     owner_uid = _tags(group).get(tags.TAG_UID)

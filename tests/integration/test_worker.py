@@ -282,3 +282,19 @@ def test_dropped_fields_are_listed_in_a_warning_event(kube_api, arm, worker_cont
     [event] = ignored
     assert event["type"] == "Warning"
     assert "spec.containers[0].lifecycle" in event["message"]
+
+
+def test_delete_rechecks_are_bounded_then_left_to_the_reconciler(kube_api, arm, worker_context):
+    from shared.worker import MAX_DELETE_RECHECKS
+
+    pod = _create(kube_api, make_pod())
+    process_message(_upsert_text(pod), context=worker_context)
+    kube_api.delete("pods", "default", "web")
+    arm.timing.deleting = 3600.0  # a delete that never finishes
+    meta = pod["metadata"]
+    first = Message(op="delete", pod=PodRef("default", "web", meta["uid"]), source="watch")
+    assert process_message(first.to_text(), context=worker_context).action == "deleting"
+    last = Message(op="delete", pod=PodRef("default", "web", meta["uid"]), source="worker", attempt=MAX_DELETE_RECHECKS)
+    outcome = process_message(last.to_text(), context=worker_context)
+    assert (outcome.action, "reconciler" in outcome.detail) == ("deleting", True)
+    assert kube_api.get("pods", "default", "web") is not None  # not removed while its group may still run
