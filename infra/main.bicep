@@ -74,7 +74,7 @@ param kubeBearerTokenSecretUri string = ''
 param kubeCaCertBase64 string = ''
 
 @secure()
-@description('Bearer token the kube-apiserver audit webhook sends (AUDIT_BEARER_TOKEN); empty means function key only.')
+@description('Bearer token the kube-apiserver audit webhook sends (AUDIT_BEARER_TOKEN); empty refuses every audit call (401) until set.')
 param auditBearerToken string = ''
 
 @secure()

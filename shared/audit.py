@@ -166,7 +166,8 @@ def message_from_event(event: Any, nodes: frozenset[str]) -> tuple[Message | Non
 def _kind_of(event: dict[str, Any], subresource: str) -> str | None:
     verb = event.get("verb")
     if verb == "create":
-        return {"": "create", "binding": "binding"}.get(subresource)
+        # An eviction (kubectl drain, the descheduler) is a graceful delete by another name.
+        return {"": "create", "binding": "binding", "eviction": "delete"}.get(subresource)
     if subresource:
         return None
     if verb == "delete":

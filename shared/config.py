@@ -248,7 +248,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AUDIT_BEARER_TOKEN",
         "",
         _text,
-        "Bearer token the kube-apiserver audit webhook must send (its kubeconfig user token); empty = key only.",
+        "Bearer token the kube-apiserver audit webhook must send (its kubeconfig user token); empty refuses all.",
         secret=True,
     ),
     Setting("AUDIT_MAX_BODY_BYTES", "3145728", _positive_int, "Largest audit webhook body accepted (413 beyond)."),

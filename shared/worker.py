@@ -43,6 +43,8 @@ MAX_ATTEMPTS = 8
 THROTTLE_DEFAULT_DELAY = 30.0
 TERMINAL_PHASES = ("Succeeded", "Failed")
 SPEC_HASH_TAG = "aci-connector-spec"
+WAITING_REASON = "WaitingForACICapacity"
+"""status.reason while ARM throttles or the ACI quota is exhausted; cleared once the group is accepted."""
 DELETE_RECHECK_DELAY = 5.0
 MAX_DELETE_RECHECKS = 20
 """About 15 minutes of re-checks (5, 10, ... 60 s apart); a delete that takes longer is the reconciler's."""
@@ -210,6 +212,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     if translation.warnings and existing is None:
         _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(translation.warnings), "Warning")
     status = pod_status_from_container_group(accepted, current)
+    if (current.get("status") or {}).get("reason") == WAITING_REASON:
+        status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note
     if status_differs(current.get("status") or {}, status):
         _patch_status(ctx, pod, status)
     if existing is None:
@@ -295,12 +299,27 @@ def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
 
 
 def _note_waiting(message: Message, ctx: Context, text: str) -> None:
-    if ctx.kube is None or message.pod is None:
+    """Best effort: tell a pod still waiting for its group why (ARM throttling or the ACI quota).
+
+    Only an upsert for a live, Pending incarnation is annotated; a pod being deleted, a terminal or
+    running pod, or a re-created one keeps its status. A failure here never changes the message's fate.
+    """
+    if ctx.kube is None or message.pod is None or message.op != "upsert":
         return
-    pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
-    if pod is None or (pod.get("status") or {}).get("message") == text:
-        return
-    _patch_status(ctx, pod, {"phase": "Pending", "message": text})
+    from shared.kube import KubeApiError
+
+    try:
+        pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
+        if pod is None or (message.pod.uid and _uid(pod) != message.pod.uid):
+            return
+        status = pod.get("status") or {}
+        if (pod.get("metadata") or {}).get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
+            return
+        if status.get("reason") == WAITING_REASON and status.get("message") == text:
+            return
+        _patch_status(ctx, pod, {"phase": "Pending", "reason": WAITING_REASON, "message": text})
+    except (KubeApiError, RetryableError) as error:
+        log_with(log, logging.INFO, "could not note the wait on the pod: %s", error, fields=_fields(message))
 
 
 def _patch_status(ctx: Context, pod: dict[str, Any], status: dict[str, Any]) -> bool:

@@ -175,8 +175,31 @@ def test_throttled_put_is_requeued_with_retry_after_not_poisoned(kube_api, arm, 
     assert "retry in 5 s" in outcome.detail
     assert worker_context.queue.peek() == []  # invisible for Retry-After seconds
     waiting = kube_api.get("pods", "default", "web")["status"]
-    assert waiting["phase"] == "Pending"
+    assert (waiting["phase"], waiting["reason"]) == ("Pending", "WaitingForACICapacity")
     assert "Waiting for ACI capacity" in waiting["message"]
+    arm.throttle.enabled = False  # capacity is back: the re-queued message goes through and clears the note
+    assert process_message(_upsert_text(pod), context=worker_context).action == "created"
+    created = kube_api.get("pods", "default", "web")["status"]
+    assert "reason" not in created and "message" not in created
+    assert created["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+
+
+def test_throttled_delete_leaves_the_pod_status_alone(kube_api, arm, worker_context):
+    pods = [_create(kube_api, make_pod(name)) for name in ("first", "web")]
+    for pod in pods:
+        process_message(_upsert_text(pod), context=worker_context)
+        arm.make_ready(container_group_name(pod))
+    kube_api.patch("pods", "default", "web", {"status": {"phase": "Running"}}, subresource="status")
+    arm.throttle.deletes = (1, 0.2)  # one delete token, refilling every 5 s
+    for name in ("first", "web"):
+        kube_api.delete("pods", "default", name)
+    assert process_message(_delete_text(pods[0]), context=worker_context).action in ("deleting", "deleted")
+    before = kube_api.get("pods", "default", "web")
+    outcome = process_message(_delete_text(pods[1]), context=worker_context)
+    assert outcome.action == "requeued"
+    after = kube_api.get("pods", "default", "web")
+    assert after["status"] == before["status"]
+    assert after["status"]["phase"] == "Running"
 
 
 def test_server_error_then_success(kube_api, arm, worker_context):

@@ -142,7 +142,7 @@ def test_only_completed_successful_pod_requests_count():
         event(
             "delete", "d", objectRef={"resource": "pods", "apiGroup": "metrics.k8s.io", "namespace": "x", "name": "d"}
         ),
-        event("create", "e", subresource="eviction", code=201),
+        event("update", "e", subresource="ephemeralcontainers"),
         event("update", "f", subresource="status"),
         event("delete", "g", responseStatus={"metadata": {}}),
     ]
@@ -261,3 +261,29 @@ def _pod(name: str, *, node: str | None, deleting: bool = False) -> dict[str, An
     if node:
         spec["nodeName"] = node
     return copy.deepcopy({"kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": spec})
+
+
+def test_eviction_is_relayed_as_a_delete_and_deletecollection_is_skipped():
+    from shared.audit import message_from_event
+
+    nodes = frozenset({"aci-connector-linux"})
+    eviction = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "stage": "ResponseComplete",
+        "verb": "create",
+        "objectRef": {
+            "resource": "pods",
+            "namespace": "default",
+            "name": "web",
+            "apiVersion": "v1",
+            "subresource": "eviction",
+        },
+        "responseStatus": {"metadata": {}, "code": 201},
+    }
+    message, reason = message_from_event(eviction, nodes)
+    assert reason == ""
+    assert (message.op, message.pod.namespace, message.pod.name) == ("delete", "default", "web")
+    collection = dict(eviction, verb="deletecollection", objectRef={"resource": "pods", "namespace": "default"})
+    assert message_from_event(collection, nodes)[0] is None
