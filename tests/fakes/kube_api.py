@@ -17,6 +17,7 @@ import json
 import re
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -160,6 +161,10 @@ def parse_target(path: str) -> Target | None:
     return Target(rt, namespace, name, sub)
 
 
+Authorizer = Callable[[str, Target, dict[str, str]], KubeError | None]
+"""(HTTP method, target, query) -> None to serve the request, or the KubeError (a 403) to answer instead."""
+
+
 def _verb(method: str, target: Target, query: dict[str, str]) -> str:
     if target.name is None and method == "GET":
         return "WATCH" if query.get("watch") in ("true", "1") else "LIST"
@@ -226,6 +231,8 @@ class KubeApiServer:
         self.port = port
         self.store = KubeStore(history_limit)
         self.faults = Faults()
+        self.authorizer: Authorizer | None = None
+        """Consulted on every resource request before it is counted or served (tests/fakes/kube_rbac.py)."""
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.bookmark_interval = bookmark_interval
         self.default_watch_timeout = default_watch_timeout
@@ -369,6 +376,10 @@ class KubeApiServer:
         if target is None:
             return _error(path_not_found())
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        if self.authorizer is not None:  # authorization comes before everything else, as in the apiserver
+            refused = self.authorizer(request.method, target, query)
+            if refused is not None:
+                return _error(refused)
         verb = _verb(request.method, target, query)
         self.request_counts[(verb, target.counted)] += 1
         injected = await self._apply_faults(verb, target, path)
