@@ -101,6 +101,8 @@ class Cause:
         "Unsupported value": "FieldValueNotSupported",
         "Duplicate value": "FieldValueDuplicate",
         "Forbidden": "FieldValueForbidden",
+        "Not found": "FieldValueNotFound",
+        "Too long": "FieldValueTooLong",
     }
 
     def __init__(self, field: str, kind: str, detail: str = "", value: Any = None) -> None:
@@ -113,9 +115,14 @@ class Cause:
         """The cause message: `Required value`, `Invalid value: "X": detail`."""
         if self.kind == "Required value":
             return f"Required value{': ' + self.detail if self.detail else ''}"
-        if self.kind in ("Forbidden",):
+        if self.kind in ("Forbidden", "Too long"):
             return f"{self.kind}: {self.detail}"
-        shown = f'"{self.value}"' if isinstance(self.value, str) else str(self.value)
+        if isinstance(self.value, str):
+            shown = f'"{self.value}"'
+        elif isinstance(self.value, bool):
+            shown = str(self.value).lower()
+        else:
+            shown = "null" if self.value is None else str(self.value)
         return f"{self.kind}: {shown}{': ' + self.detail if self.detail else ''}"
 
     def as_dict(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ import copy
 import re
 from typing import Any
 
+from tests.fakes import kube_validate
 from tests.fakes.kube_errors import Cause
 from tests.fakes.kube_resources import ResourceType
 
@@ -25,7 +26,6 @@ SUBDOMAIN_MSG = (
     "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
-RESTART_POLICIES = ("Always", "OnFailure", "Never")
 TERMINAL_PHASES = ("Succeeded", "Failed")
 POD_UPDATE_FORBIDDEN = (
     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
@@ -38,6 +38,8 @@ def validate_name(rt: ResourceType, name: str) -> list[Cause]:
     """Names: DNS-1123 labels for namespaces, subdomains elsewhere (253 chars)."""
     if not name:
         return [Cause("metadata.name", "Required value", "name or generateName is required")]
+    if rt.plural == "events":
+        return kube_validate.validate_event_name(name)
     if rt.plural == "namespaces":
         if len(name) > 63 or not DNS1123_LABEL.fullmatch(name):
             return [Cause("metadata.name", "Invalid value", LABEL_MSG, name)]
@@ -47,45 +49,15 @@ def validate_name(rt: ResourceType, name: str) -> list[Cause]:
     return []
 
 
-def _validate_containers(containers: Any, path: str, required: bool) -> list[Cause]:
-    if not containers:
-        return [Cause(path, "Required value")] if required else []
-    causes: list[Cause] = []
-    seen: set[str] = set()
-    for index, container in enumerate(containers):
-        where = f"{path}[{index}]"
-        name = container.get("name") if isinstance(container, dict) else None
-        if not name:
-            causes.append(Cause(f"{where}.name", "Required value"))
-        elif len(name) > 63 or not DNS1123_LABEL.fullmatch(name):
-            causes.append(Cause(f"{where}.name", "Invalid value", LABEL_MSG, name))
-        elif name in seen:
-            causes.append(Cause(f"{where}.name", "Duplicate value", value=name))
-        else:
-            seen.add(name)
-        if not isinstance(container, dict) or not container.get("image"):
-            causes.append(Cause(f"{where}.image", "Required value"))
-    return causes
+def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]:
+    """Field validation of a defaulted object (see kube_validate for the rules and their sources)."""
+    return kube_validate.validate(rt, obj, old)
 
 
-def validate(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
-    """Field validation beyond names; pods get the checks the connector's inputs can trip."""
+def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Defaulting runs when the body is decoded, so validation always sees defaulted pods."""
     if rt.plural == "pods":
-        spec = obj.get("spec") or {}
-        causes = _validate_containers(spec.get("containers"), "spec.containers", True)
-        causes += _validate_containers(spec.get("initContainers"), "spec.initContainers", False)
-        policy = spec.get("restartPolicy")
-        if policy is not None and policy not in RESTART_POLICIES:
-            causes.append(
-                Cause(
-                    "spec.restartPolicy",
-                    "Unsupported value",
-                    'supported values: "Always", "OnFailure", "Never"',
-                    policy,
-                )
-            )
-        return causes
-    return []
+        default_pod(obj)
 
 
 def _image_pull_policy(image: str) -> str:
@@ -100,9 +72,11 @@ def _default_container(container: dict[str, Any]) -> None:
     container.setdefault("resources", {})
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
-    container.setdefault("imagePullPolicy", _image_pull_policy(str(container.get("image", ""))))
+    if not container.get("imagePullPolicy"):
+        container["imagePullPolicy"] = _image_pull_policy(str(container.get("image", "")))
     for port in container.get("ports") or []:
-        port.setdefault("protocol", "TCP")
+        if isinstance(port, dict) and not port.get("protocol"):
+            port["protocol"] = "TCP"
     resources = container["resources"]
     limits = resources.get("limits") or {}
     if limits:
@@ -117,9 +91,11 @@ def default_pod(pod: dict[str, Any]) -> None:
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         if isinstance(container, dict):
             _default_container(container)
-    spec.setdefault("restartPolicy", "Always")
+    if not spec.get("restartPolicy"):  # Go defaults the empty string too
+        spec["restartPolicy"] = "Always"
     spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
+    if not spec.get("dnsPolicy"):
+        spec["dnsPolicy"] = "ClusterFirst"
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
     if "serviceAccountName" not in spec:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes import kube_objects, kube_patch, kube_schema
+from tests.fakes import kube_objects, kube_patch, kube_schema, kube_validate
 from tests.fakes.kube_errors import (
     Cause,
     KubeError,
@@ -355,6 +355,8 @@ class KubeStore:
             name = meta.get("name") or ""
             if not name and meta.get("generateName"):
                 name = meta["generateName"] + "".join(random.choice(NAME_CHARS) for _ in range(5))
+            kube_validate.decode_check(rt, obj)
+            kube_objects.apply_defaults(rt, obj)
             causes = kube_objects.validate_name(rt, name) + kube_objects.validate(rt, obj)
             if causes:
                 raise invalid(rt, name, causes)
@@ -386,6 +388,7 @@ class KubeStore:
             current = self._require(rt, namespace, name)
             new = self._typed(rt, body)
             warnings = self._prune(rt, new, field_validation)
+            kube_validate.decode_check(rt, new)
             self._check_identity(rt, namespace, name, new)
             return self._write(rt, current, new, subresource), warnings
 
@@ -405,6 +408,7 @@ class KubeStore:
             merged = kube_patch.apply_patch(content_type, current, body, rt.definition)
             new = self._typed(rt, merged)
             warnings = self._prune(rt, new, field_validation)
+            kube_validate.decode_check(rt, new)
             self._check_identity(rt, namespace, name, new)
             return self._write(rt, current, new, subresource), warnings
 
@@ -431,12 +435,14 @@ class KubeStore:
             raise conflict(
                 rt, name, f"Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: {current_uid}"
             )
-        result = self._status_write(current, new) if subresource == "status" else self._main_write(rt, current, new)
+        status_write = subresource == "status"
+        result = self._status_write(rt, current, new) if status_write else self._main_write(rt, current, new)
         return self._commit(rt, current, result)
 
     @staticmethod
-    def _status_write(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-        """Status writes keep spec, deletion state and owners (labels/annotations may change, as upstream)."""
+    def _status_write(rt: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """Status writes keep spec, deletion state and owners (labels/annotations may change, as upstream),
+        then pass the kind's status-update validation (pods: ValidatePodStatusUpdate, nodes: ValidateNodeUpdate)."""
         result = copy.deepcopy(current)
         result["status"] = new.get("status") or {}
         for field in ("labels", "annotations"):
@@ -444,6 +450,15 @@ class KubeStore:
                 result["metadata"][field] = new["metadata"][field]
             else:
                 result["metadata"].pop(field, None)
+        if rt.plural == "pods":
+            kube_validate.normalize_pod_status(current, result)
+            causes = kube_validate.validate_metadata(result) + kube_validate.validate_pod_status_update(current, result)
+        elif rt.plural == "nodes":
+            causes = kube_objects.validate(rt, result, current)
+        else:
+            causes = kube_validate.validate_metadata(result)
+        if causes:
+            raise invalid(rt, result["metadata"]["name"], causes)
         return result
 
     def _main_write(self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -459,9 +474,9 @@ class KubeStore:
             result["status"] = copy.deepcopy(current.get("status"))
             if result["status"] is None:
                 result.pop("status")
-        causes: list[Cause] = kube_objects.validate(rt, result)
+        kube_objects.apply_defaults(rt, result)
+        causes: list[Cause] = kube_objects.validate(rt, result, current)
         if rt.plural == "pods":
-            kube_objects.default_pod(result)
             causes += kube_objects.validate_pod_update(current, result)
         if current["metadata"].get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(current["metadata"].get("finalizers") or [])

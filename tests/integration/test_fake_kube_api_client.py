@@ -110,7 +110,13 @@ def test_coordination_leases(kube_client: client.ApiClient) -> None:
         "spec": {"holderIdentity": "vk", "leaseDurationSeconds": 40},
     }
     created = leases.create_namespaced_lease("kube-node-lease", body)
+    # The client parses and re-serialises MicroTime with isoformat(), which drops a zero fraction: a real
+    # apiserver cannot decode that ("cannot parse ... as \".000000\""), so it is a 400 here too.
     created.spec.renew_time = "2025-01-01T00:00:00.000000Z"
+    with pytest.raises(ApiException) as caught:
+        leases.replace_namespaced_lease("vk", "kube-node-lease", created)
+    assert caught.value.status == 400 and 'cannot parse \\"+00:00\\" as \\".000000\\"' in caught.value.body
+    created.spec.renew_time = "2025-01-01T00:00:00.250000Z"
     renewed = leases.replace_namespaced_lease("vk", "kube-node-lease", created)
     assert renewed.spec.renew_time is not None
     assert int(renewed.metadata.resource_version) > int(created.metadata.resource_version)
