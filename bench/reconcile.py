@@ -1,4 +1,4 @@
-"""Reconciler cost per cycle vs. per-pod polling, on the fakes with 30 ms ARM latency.
+"""Reconciler cost per cycle vs. per-pod polling, on the fakes with 30 ms ARM latency (or --latency).
 
     .venv/bin/python -m bench.reconcile [--sizes 100,1000,5000] [--latency 0.03]
 
@@ -7,7 +7,9 @@ For each N: seed N running pods and their groups straight into the fakes' stores
 cycle and one cycle where 5% of the groups changed (a container restarted;
 Event Grid would flag them, so they are passed as hot names), for:
 
-- the reconciler (budgeted reads, ARM_READS_PER_MINUTE=300, 10 s schedule), and
+- the reconciler (budgeted reads, ARM_READS_PER_MINUTE=300, 10 s schedule), with its
+  default pool of concurrent GETs and with one GET at a time (the earlier, sequential
+  reconciler), and
 - a per-pod polling baseline (list pods, GET every group every cycle, patch on
   change), as virtual-kubelet's ACI provider does; it gets 16 threads so its
   cycle finishes at all at 5,000 pods.
@@ -23,6 +25,7 @@ import argparse
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from shared.aci import AciClient
@@ -160,11 +163,17 @@ def bench_size(count: int, latency: float) -> list[dict[str, Any]]:
         rows.append(measure("reconciler 5% changed", kube_api, arm, churn_cycle))
         rows[-1]["deferred"] = report_holder["r"].deferred_reads
         rows[0]["mib"] = peak_memory(rec.run_cycle)
+        rec.config = replace(rec.config, read_workers=1)  # the same process, reading one group at a time
+        rows.append(measure("sequential steady", kube_api, arm, rec.run_cycle))
+        changed = churn(arm, names, 0.05, 3)
+        rows.append(measure("sequential 5% changed", kube_api, arm, churn_cycle))
+        rows[-1]["deferred"] = report_holder["r"].deferred_reads
         polling_cycle(ctx)  # settle what the reconciler deferred, so the baseline starts steady
-        rows.append(measure("polling steady", kube_api, arm, lambda: polling_cycle(ctx)))
+        polling = measure("polling steady", kube_api, arm, lambda: polling_cycle(ctx))
+        rows.append(polling)
         churn(arm, names, 0.05, 2)
         rows.append(measure("polling 5% changed", kube_api, arm, lambda: polling_cycle(ctx)))
-        rows[2]["mib"] = peak_memory(lambda: polling_cycle(ctx))
+        polling["mib"] = peak_memory(lambda: polling_cycle(ctx))
         for row in rows:
             row["n"] = count
         return rows
@@ -189,11 +198,15 @@ def main() -> None:
                 f"{count:>5} {row['label']:<24} {row['arm_gets']:>8} {row['arm_pages']:>9} {row['kube']:>6} "
                 f"{row['patches']:>6} {row['s']:>7.2f} {mib:>6}{deferred}"
             )
-        ours, theirs = rows[0], rows[2]
+        by_label = {row["label"]: row for row in rows}
+        ours, theirs = by_label["reconciler steady"], by_label["polling steady"]
         gets = theirs["arm_gets"] / max(ours["arm_gets"], 1)
         kube = theirs["kube"] / max(ours["kube"], 1)
         wall = theirs["s"] / max(ours["s"], 1e-9)
         print(f"{count:>5} steady polling/reconciler: GETs {gets:.1f}x, kube {kube:.1f}x, wall {wall:.1f}x")
+        sequential = by_label["sequential steady"]["s"] / max(ours["s"], 1e-9)
+        hot = by_label["sequential 5% changed"]["s"] / max(by_label["reconciler 5% changed"]["s"], 1e-9)
+        print(f"{count:>5} sequential/concurrent reconciler wall: steady {sequential:.1f}x, 5% changed {hot:.1f}x")
 
 
 if __name__ == "__main__":

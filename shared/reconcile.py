@@ -16,7 +16,8 @@ node, then this connector's groups) and acts on the difference:
 - group provisioningState Failed -> re-deployed a bounded number of times (count in a
   tag), then the pod Failed with ACI's message;
 - status and events -> from GETs (lists lack instanceView), spent by the read budget
-  (shared.reconcile_budget); a pod is patched only when its status really differs.
+  (shared.reconcile_budget) a few in flight at once, answers applied in read order on the
+  cycle's thread; a pod is patched only when its status really differs.
 
 Pods are listed before groups so that anything the queue worker did in between
 shows up as "extra" (harmless, re-checked) rather than "missing" (destructive).
@@ -29,7 +30,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +76,8 @@ class ReconcileConfig:
     lease_interval: float = 8.0
     lease_only_if_older_than: float | None = None
     """Override of the Lease freshness threshold (None: 25 s with the relay renewing, else 5 s)."""
+    read_workers: int = 8
+    """Budgeted GETs in flight at once: 50 reads at ARM's 100-300 ms take 0.6-1.9 s instead of 5-15 s."""
 
 
 @dataclass
@@ -104,6 +109,21 @@ class CycleReport:
         out["ready"] = self.readiness.ready
         out["errors"] = len(self.errors)
         return out
+
+
+class _ParallelReads:
+    """GETs run on pool threads; the first 429 any of them meets is seen by the dispatcher at once."""
+
+    def __init__(self, get: Callable[[str], dict[str, Any] | None]) -> None:
+        self._get = get
+        self.throttled = threading.Event()
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self._get(name)
+        except ThrottledError:
+            self.throttled.set()
+            raise
 
 
 @dataclass
@@ -381,30 +401,58 @@ class Reconciler:
     # ------------------------------------------------------------------ reading
 
     def _spend_reads(self, candidates: list[Candidate], pairs: dict[str, _Pair], report: CycleReport) -> None:
+        """GET the most deserving groups, a few at a time, and act on each answer in candidate order.
+
+        ARM answers a GET in 100-300 ms, so 50 sequential reads could fill a whole 10 s cycle; up to
+        `read_workers` are in flight at once. Budget is taken before each dispatch (never more GETs
+        than it allows), a 429 stops dispatching at once (answers already in flight are still used),
+        and every decision and write happens here, on this thread, in the order `order_reads` gave.
+        """
         steady = sum(1 for c in candidates if c.priority == STEADY)
         rotation = _rotation(steady, self.budget.per_cycle, self.interval, self.wall().timestamp())
         ordered = order_reads(candidates, self.last_read, rotation=rotation)
-        for index, name in enumerate(ordered):
-            if not self.budget.take():
-                report.deferred_reads += len(ordered) - index
-                return
-            try:
-                group = self.ctx.aci.get(name)
-            except ThrottledError as error:
-                self.budget.pause(error.retry_after)
-                report.errors.append(f"GET {name} throttled: {error}")
-                report.deferred_reads += len(ordered) - index
-                return
-            except ConnectorError as error:
-                report.errors.append(f"GET {name}: {error}")
-                continue
-            finally:
-                report.arm_reads += 1
-            self.last_read[name] = self.clock()
-            try:
-                self._apply(name, pairs[name].pod, group, report)
-            except (KubeApiError, ConnectorError) as error:
-                report.errors.append(f"apply {name}: {type(error).__name__}: {error}")
+        if not ordered:
+            return
+        workers = max(1, min(self.config.read_workers, len(ordered)))
+        reads = _ParallelReads(self.ctx.aci.get)
+        in_flight: deque[tuple[str, Future[dict[str, Any] | None]]] = deque()
+        dispatched = 0
+        exhausted = False
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile-get") as pool:
+            while True:
+                while dispatched < len(ordered) and len(in_flight) < workers and not exhausted:
+                    if reads.throttled.is_set() or not self.budget.take():
+                        exhausted = True
+                        break
+                    name = ordered[dispatched]
+                    in_flight.append((name, pool.submit(reads.get, name)))
+                    dispatched += 1
+                if not in_flight:
+                    break
+                name, future = in_flight.popleft()
+                self._read_answered(name, future, pairs, report)
+        report.deferred_reads += len(ordered) - dispatched
+
+    def _read_answered(
+        self, name: str, future: Future[dict[str, Any] | None], pairs: dict[str, _Pair], report: CycleReport
+    ) -> None:
+        """One GET's answer: the pod's status, events and retry decision, or the error counted."""
+        report.arm_reads += 1
+        try:
+            group = future.result()
+        except ThrottledError as error:
+            self.budget.pause(error.retry_after)
+            report.errors.append(f"GET {name} throttled: {error}")
+            report.deferred_reads += 1
+            return
+        except ConnectorError as error:
+            report.errors.append(f"GET {name}: {error}")
+            return
+        self.last_read[name] = self.clock()
+        try:
+            self._apply(name, pairs[name].pod, group, report)
+        except (KubeApiError, ConnectorError) as error:
+            report.errors.append(f"apply {name}: {type(error).__name__}: {error}")
 
     def _apply(self, name: str, pod: dict[str, Any], group: dict[str, Any] | None, report: CycleReport) -> None:
         if group is None or (group.get("tags") or {}).get(tags.TAG_UID) != _uid(pod):
