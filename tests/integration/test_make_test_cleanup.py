@@ -1,0 +1,64 @@
+"""The test command stops what it started when interrupted (Ctrl-C) or when pytest is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _started(tmp_path: Path, timeout: float = 60) -> tuple[subprocess.Popen[bytes], int]:
+    env = {**os.environ, "ACI_INTERRUPT_TARGET": "1", "TMPDIR": str(tmp_path)}
+    env.pop("ACI_TEST_RUN_DIR", None)
+    process = subprocess.Popen(
+        ["bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", "tests/integration/test_interrupt_target.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid_files = list(tmp_path.glob("tmp*/*.pid"))
+        if pid_files:
+            return process, int(pid_files[0].read_text())
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("the inner test run never started Azurite")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("signal_to", "sig"), [("group", signal.SIGINT), ("pytest", signal.SIGKILL)])
+def test_interrupted_run_leaves_no_azurite_behind(tmp_path, signal_to, sig):
+    process, azurite_pid = _started(tmp_path)
+    assert _alive(azurite_pid)
+    if signal_to == "group":  # what Ctrl-C in a terminal does
+        os.killpg(process.pid, sig)
+    else:  # pytest dies without running its teardown
+        pytest_pids = subprocess.run(
+            ["pgrep", "-g", str(process.pid), "-f", "pytest"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert pytest_pids
+        for pid in pytest_pids:
+            os.kill(int(pid), sig)
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while _alive(azurite_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(azurite_pid)
+    assert list(tmp_path.glob("tmp*")) == []  # the run folder is removed too
