@@ -39,31 +39,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from functions.capacity import capacity
-    from shared.aci import AciClient
-    from shared.kube import KubeClient
     from shared.quota import CapacityService, set_capacity_service
     from tests.fakes.arm import ArmServer
-    from tests.fakes.arm_fixtures import StaticTokenCredential
-    from tests.fakes.connector_fixtures import make_pod, settings_for
+    from tests.fakes.arm_fixtures import adapter_for
+    from tests.fakes.connector_fixtures import kube_client_for, make_pod, settings_for
     from tests.fakes.kube_api import KubeApiServer
 
     arm, kube_api = ArmServer(), KubeApiServer()
     arm.start()
     kube_api.start()
     try:
-        from kubernetes import client
-
-        configuration = client.Configuration()
-        configuration.host = kube_api.url
-        kube = KubeClient(client.ApiClient(configuration))
-        aci = AciClient(
-            subscription_id=arm.subscription_id,
-            resource_group=arm.resource_group,
-            region=arm.location,
-            credential=StaticTokenCredential(),
-            base_url=arm.url,
-            connection_verify=arm.ca_pem_path or True,
-        )
+        kube = kube_client_for(kube_api.url)
+        aci = adapter_for(arm.url, arm.ca_pem_path)
         for index in range(args.pods):
             kube_api.create(make_pod(f"p{index}"))
         settings = settings_for(kube_api.url, arm)

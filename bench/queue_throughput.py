@@ -53,17 +53,16 @@ def interpreter_start() -> float:
 
 
 def run(messages: int) -> None:
-    from kubernetes import client
 
     from functions.pod_events import pod_events
-    from shared.aci import AciClient, set_aci_client
+    from shared.aci import set_aci_client
     from shared.config import reset_settings_cache
-    from shared.kube import KubeClient, set_kube_client
+    from shared.kube import set_kube_client
     from shared.messages import Message, PodRef
     from shared.queue import QueueStore, set_queue_store
-    from tests.fakes.arm_fixtures import StaticTokenCredential
+    from tests.fakes.arm_fixtures import adapter_for
     from tests.fakes.azurite_fixtures import Azurite
-    from tests.fakes.connector_fixtures import make_pod
+    from tests.fakes.connector_fixtures import kube_client_for, make_pod
     from tests.hostsim import QueueHost
 
     azurite = Azurite().start()
@@ -83,21 +82,9 @@ def run(messages: int) -> None:
             }
         )
         reset_settings_cache()
-        configuration = client.Configuration()
-        configuration.host = kube_server.url
-        configuration.connection_pool_maxsize = 64
-        kube = KubeClient(client.ApiClient(configuration))
+        kube = kube_client_for(kube_server.url)
         set_kube_client(kube)
-        set_aci_client(
-            AciClient(
-                subscription_id="00000000-0000-0000-0000-000000000000",
-                resource_group="aci-connector-rg",
-                region="westus",
-                credential=StaticTokenCredential(),
-                base_url=arm_server.url,
-                connection_verify=ca,
-            )
-        )
+        set_aci_client(adapter_for(arm_server.url, ca))
         store = QueueStore(azurite.connection_string)
         set_queue_store(store)
         store.ensure("pod-events")

@@ -28,39 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from shared.aci import AciClient
-from shared.kube import Conflict, KubeClient, NotFound
+from shared.kube import Conflict, NotFound
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 from shared.worker import Context, with_spec_hash
 from tests.fakes.arm import ArmServer
-from tests.fakes.arm_fixtures import StaticTokenCredential
-from tests.fakes.connector_fixtures import NODE, make_pod, settings_for
+from tests.fakes.arm_fixtures import adapter_for
+from tests.fakes.connector_fixtures import NODE, kube_client_for, make_pod, settings_for
 from tests.fakes.kube_api import KubeApiServer
-
-
-def kube_client(url: str) -> KubeClient:
-    from kubernetes import client
-
-    configuration = client.Configuration()
-    configuration.host = url
-    configuration.api_key = {"authorization": "t"}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
-    configuration.connection_pool_maxsize = 32
-    return KubeClient(client.ApiClient(configuration))
-
-
-def aci_client(arm: ArmServer) -> AciClient:
-    return AciClient(
-        subscription_id=arm.subscription_id,
-        resource_group=arm.resource_group,
-        region=arm.location,
-        credential=StaticTokenCredential(),
-        base_url=arm.url,
-        connection_verify=arm.ca_pem_path,
-    )
 
 
 def seed(kube_api: KubeApiServer, arm: ArmServer, settings: Any, count: int) -> list[str]:
@@ -146,8 +123,8 @@ def bench_size(count: int, latency: float) -> list[dict[str, Any]]:
     try:
         settings = settings_for(kube_api.url, arm)
         names = seed(kube_api, arm, settings, count)
-        kube = kube_client(kube_api.url)
-        ctx = Context(settings=settings, aci=aci_client(arm), queue=None, kube=kube)
+        kube = kube_client_for(kube_api.url)
+        ctx = Context(settings=settings, aci=adapter_for(arm.url, arm.ca_pem_path), queue=None, kube=kube)
         arm.faults.latency = latency
         rec = Reconciler(ctx, config=ReconcileConfig())
         rec.budget.per_minute = count * 6  # warm-up: read every group once (first-seen events are written once)

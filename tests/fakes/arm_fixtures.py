@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.arm import ArmServer
+from tests.fakes.arm import DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, ArmServer
 
 
 class StaticTokenCredential:
@@ -23,6 +23,30 @@ class StaticTokenCredential:
 
         self.calls += 1
         return AccessToken(self.token, int(time.time()) + 3600)
+
+
+def adapter_for(
+    url: str,
+    ca_path: str | None,
+    *,
+    credential: Any = None,
+    subscription_id: str = DEFAULT_SUBSCRIPTION,
+    resource_group: str = DEFAULT_RESOURCE_GROUP,
+    region: str = DEFAULT_LOCATION,
+    **options: Any,
+) -> Any:
+    """shared.aci.AciClient pointed at a fake ARM (in-process or spawned), with a static token."""
+    from shared.aci import AciClient
+
+    return AciClient(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        region=region,
+        credential=credential or StaticTokenCredential(),
+        base_url=url,
+        connection_verify=ca_path or True,
+        **options,
+    )
 
 
 @pytest.fixture
@@ -63,17 +87,9 @@ def aci_client(arm: ArmServer, arm_credential: StaticTokenCredential) -> Any:
 @pytest.fixture
 def aci_adapter(arm: ArmServer, arm_credential: StaticTokenCredential) -> Iterator[Any]:
     """shared.aci.AciClient against the fake, installed as the process-wide client for the test."""
-    from shared.aci import AciClient, set_aci_client
+    from shared.aci import set_aci_client
 
-    client = AciClient(
-        subscription_id=arm.subscription_id,
-        resource_group=arm.resource_group,
-        region=arm.location,
-        credential=arm_credential,
-        base_url=arm.url,
-        connection_verify=arm.ca_pem_path,
-        read_timeout=2.0,
-    )
+    client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, read_timeout=2.0)
     set_aci_client(client)
     try:
         yield client

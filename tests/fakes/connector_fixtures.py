@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.config import Settings, load_settings, reset_settings_cache
-from shared.kube import KubeClient, set_kube_client
+from shared.kube import KubeClient, build_api_client, set_kube_client
 
 NODE = "aci-connector-linux"
 
@@ -54,16 +54,15 @@ def make_pod(name: str = "web", namespace: str = "default", node: str | None = N
     return pod
 
 
+def kube_client_for(url: str) -> KubeClient:
+    """shared.kube.KubeClient for a fake apiserver, built as the app builds it from KUBE_API_URL + token."""
+    return KubeClient(build_api_client(load_settings({"KUBE_API_URL": url, "KUBE_BEARER_TOKEN": "test-token"})))
+
+
 @pytest.fixture
 def kube(kube_api: Any) -> Iterator[KubeClient]:
     """shared.kube.KubeClient on the fake apiserver, installed as the process-wide client."""
-    from kubernetes import client
-
-    configuration = client.Configuration()
-    configuration.host = kube_api.url
-    configuration.api_key = {"authorization": "test-token"}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
-    kube_client = KubeClient(client.ApiClient(configuration))
+    kube_client = kube_client_for(kube_api.url)
     set_kube_client(kube_client)
     try:
         yield kube_client

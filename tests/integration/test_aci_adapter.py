@@ -14,6 +14,7 @@ from shared.aci import AciClient, ArmRejected, classify_http_error, get_aci_clie
 from shared.config import load_settings
 from shared.errors import PermanentError, RetryableError, ThrottledError
 from tests.fakes.arm import ArmServer
+from tests.fakes.arm_fixtures import adapter_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,14 +52,7 @@ def test_get_returns_arm_json_or_none(arm: ArmServer, aci_adapter: AciClient) ->
 
 
 def test_missing_resource_group_is_permanent_not_none(arm: ArmServer, arm_credential: Any) -> None:
-    client = AciClient(
-        subscription_id=arm.subscription_id,
-        resource_group="no-such-rg",
-        region=arm.location,
-        credential=arm_credential,
-        base_url=arm.url,
-        connection_verify=arm.ca_pem_path,
-    )
+    client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, resource_group="no-such-rg")
     with pytest.raises(ArmRejected) as error:
         client.get("web")
     assert error.value.code == "ResourceGroupNotFound" and error.value.status == 404
@@ -143,16 +137,7 @@ def test_server_errors_retry_then_surface(arm: ArmServer, aci_adapter: AciClient
 
 
 def test_timeouts_and_dead_server_are_retryable(arm: ArmServer, arm_credential: Any) -> None:
-    client = AciClient(
-        subscription_id=arm.subscription_id,
-        resource_group=arm.resource_group,
-        region=arm.location,
-        credential=arm_credential,
-        base_url=arm.url,
-        connection_verify=arm.ca_pem_path,
-        retries=0,
-        read_timeout=0.3,
-    )
+    client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, retries=0, read_timeout=0.3)
     arm.faults.timeout("get", 1, hang=1.0)
     with pytest.raises(RetryableError, match="unreachable or too slow"):
         client.get("x")
