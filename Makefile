@@ -10,7 +10,11 @@ $(VENV)/.installed-app: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-app requirements-dev.txt
+$(VENV)/.installed-local: $(VENV)/.installed-app requirements-local.txt
+	$(PY) -m pip install --quiet -r requirements-local.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -25,7 +29,7 @@ node: node_modules/.installed
 venv313:
 	scripts/venv313.sh
 
-start: $(VENV)/.installed-app node_modules/.installed
+start: $(VENV)/.installed-local node_modules/.installed
 	scripts/start.sh
 
 lint: $(VENV)/.installed-dev

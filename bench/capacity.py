@@ -40,12 +40,11 @@ def main() -> None:
 
     from functions.capacity import capacity
     from shared.quota import CapacityService, set_capacity_service
-    from tests.fakes.arm import ArmServer
-    from tests.fakes.arm_fixtures import adapter_for
+    from tests.fakes.arm_fixtures import adapter_for, fake_arm
     from tests.fakes.connector_fixtures import kube_client_for, make_pod, settings_for
     from tests.fakes.kube_api import KubeApiServer
 
-    arm, kube_api = ArmServer(), KubeApiServer()
+    arm, kube_api = fake_arm(), KubeApiServer()
     arm.start()
     kube_api.start()
     try:

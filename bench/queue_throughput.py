@@ -67,7 +67,12 @@ def run(messages: int) -> None:
 
     azurite = Azurite().start()
     kube_server = spawn("tests.fakes.kube_api")
-    arm_server = spawn("tests.fakes.arm", "--latency", "0.02", "--quota", "1000000", "--unthrottled", extra_lines=1)
+    arm_server = spawn(
+        "emulator",
+        *("--latency", "0.02", "--quota", "1000000", "--unthrottled"),
+        *("--pending", "0.2", "--creating", "0.2", "--deleting", "0.2"),
+        extra_lines=1,
+    )
     try:
         ca = arm_server.extra[0].removeprefix("ca=")
         os.environ.update(

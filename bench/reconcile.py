@@ -28,14 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from emulator.server import ArmServer
 from shared.kube import Conflict, NotFound
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 from shared.worker import Context, with_spec_hash
-from tests.fakes.arm import ArmServer
-from tests.fakes.arm_fixtures import adapter_for
+from tests.fakes.arm_fixtures import adapter_for, fake_arm
 from tests.fakes.connector_fixtures import NODE, kube_client_for, make_pod, settings_for
 from tests.fakes.kube_api import KubeApiServer
 
@@ -116,7 +116,7 @@ def peak_memory(run: Any) -> float:
 def bench_size(count: int, latency: float) -> list[dict[str, Any]]:
     kube_api = KubeApiServer()
     kube_api.start()
-    arm = ArmServer()
+    arm = fake_arm()
     arm.start()
     arm.throttle.enabled = False
     arm.state.emit_events = True

@@ -1,4 +1,9 @@
-"""pytest fixtures for the fake ARM: a fresh server per test and the official SDK pointed at it."""
+"""The fake ARM of the tests: the ACI emulator (emulator/) configured for tests, and pytest fixtures.
+
+One implementation: the tests run the product's emulator with fast timing (or a clock
+they step), its fault injection and its request counters (`arm.counts`), and the
+official SDK pointed at it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,18 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.arm import DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, ArmServer
+from emulator.clock import Clock
+from emulator.server import DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, ArmServer
+from emulator.state import Timing
+
+FAST = Timing(pending=0.2, creating=0.2, deleting=0.2)
+"""Provisioning fast enough that a test waiting on state with a deadline finishes at once."""
+
+
+def fake_arm(clock: Clock | None = None, **options: Any) -> ArmServer:
+    """The emulator as the tests use it: fast timing (a fresh copy, tests change it), TLS, optional clock."""
+    options.setdefault("timing", Timing(FAST.pending, FAST.creating, FAST.deleting))
+    return ArmServer(clock=clock, **options)
 
 
 class StaticTokenCredential:
@@ -52,7 +68,7 @@ def adapter_for(
 @pytest.fixture
 def arm() -> Iterator[ArmServer]:
     """A fresh fake ARM over TLS; its CA file is `arm.ca_pem_path`."""
-    server = ArmServer()
+    server = fake_arm()
     server.start()
     try:
         yield server

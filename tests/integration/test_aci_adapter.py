@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from emulator.server import ArmServer
 from shared.aci import AciClient, ArmRejected, classify_http_error, get_aci_client, parse_retry_after, set_aci_client
 from shared.config import load_settings
 from shared.errors import PermanentError, RetryableError, ThrottledError
-from tests.fakes.arm import ArmServer
 from tests.fakes.arm_fixtures import adapter_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,9 @@ import pytest
 import requests
 import yaml
 
-from tests.fakes.arm import ArmServer
-from tests.fakes.arm_state import ManualClock
+from emulator.clock import ManualClock
+from emulator.server import ArmServer
+from tests.fakes.arm_fixtures import fake_arm
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RECORDINGS = FIXTURES / "aci-recordings"
@@ -459,7 +460,7 @@ def test_update_existing_answers_200_and_redeploys_on_change(arm: ArmServer) -> 
 
 def test_manual_clock_drives_provisioning() -> None:
     clock = ManualClock()
-    with ArmServer(clock=clock) as arm:
+    with fake_arm(clock) as arm:
         arm.timing.pending, arm.timing.creating = 5, 10
         session = _session(arm)
         op_url = session.put(_group_url(arm, "clock"), json=_linux_body()).headers["Azure-AsyncOperation"]
@@ -624,7 +625,7 @@ def test_faults_errors_latency_and_hangs(arm: ArmServer) -> None:
 
 def test_runs_alone_and_prints_url_first() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.arm", "--port", "0"],
+        [sys.executable, "-m", "emulator", "--port", "0"],
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
         text=True,

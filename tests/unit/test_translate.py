@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from emulator.validate import validate_put
 from shared.config import load_settings
 from shared.errors import UnsupportedPodSpec
 from shared.naming import is_valid_group_name
 from shared.translate import TranslateOptions, pod_to_container_group, translate_pod
-from tests.fakes.arm_validate import validate_put
 from tests.unit.test_translate_samples import (
     IIS_WINDOWS_POD,
     MINIMAL_NGINX_POD,

@@ -16,11 +16,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.validate import validate_put
 from shared.errors import UnsupportedPodSpec
 from shared.naming import is_valid_group_name
 from shared.quantities import BYTES_PER_GB, parse_quantity
 from shared.translate import TranslateOptions, translate_pod
-from tests.fakes.arm_validate import validate_put
 from tests.unit.test_translate_samples import assert_round_trips, b64, config_map, secret
 
 SECRET_VALUES = ("Sx7-alpha-secret-9f2c", "Sx7-bravo-secret-41d0", "Sx7-charlie-secret-c3aa")

@@ -1,12 +1,13 @@
-"""A fake Azure Resource Manager for Microsoft.ContainerInstance, strict enough to trust.
+"""The ACI emulator: Azure Resource Manager for Microsoft.ContainerInstance, strict enough to trust.
 
 Serves containerGroups (PUT/GET/DELETE/list), async operations, container logs,
 location usages and capabilities at api-version 2023-05-01, over TLS (trustme), with
 ARM's error bodies, throttling buckets, ACI quotas, injectable faults and a clock that
 drives provisioning. Bodies follow the recordings in tests/fixtures/aci-*.
 
-Run alone: `python -m tests.fakes.arm --port 0` prints the base URL as the first line
-and the CA file as the second. In-process: `ArmServer().start()`.
+Run alone: `python -m emulator --port 0` prints the base URL as the first line and the
+CA file as the second. In-process: `ArmServer().start()`; tests configure it through
+tests/fakes/arm_fixtures.py (fast timing, a clock they step, faults, request counters).
 """
 
 from __future__ import annotations
@@ -28,19 +29,17 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.arm_state import (
+from emulator.clock import Clock, ManualClock, RealClock
+from emulator.state import (
     ArmState,
-    Clock,
     Faults,
     GroupRecord,
-    ManualClock,
-    RealClock,
     ThrottleConfig,
     Timing,
     iso,
     retry_after_header,
 )
-from tests.fakes.arm_validate import ArmError, validate_put
+from emulator.validate import ArmError, validate_put
 
 API_VERSION = "2023-05-01"
 ASYNC_OP_API_VERSIONS = ("2018-06-01", API_VERSION)
@@ -447,6 +446,8 @@ class ArmServer:
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         resource_group: str = DEFAULT_RESOURCE_GROUP,
         location: str = DEFAULT_LOCATION,
+        timing: Timing | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -455,9 +456,12 @@ class ArmServer:
         self.state = ArmState(
             self.clock, subscription=subscription_id, resource_group=resource_group, location=location
         )
+        if timing is not None:
+            self.state.timing = timing
         self.counts: Counter[str] = Counter()
         self.url = ""
         self.ca_pem_path: str | None = None
+        self._ca_file = ca_file
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -548,8 +552,12 @@ class ArmServer:
 
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
-        handle, path = tempfile.mkstemp(prefix="fake-arm-ca-", suffix=".pem")
-        os.close(handle)
+        if self._ca_file:
+            path = self._ca_file
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        else:
+            handle, path = tempfile.mkstemp(prefix="aci-emulator-ca-", suffix=".pem")
+            os.close(handle)
         ca.cert_pem.write_to_path(path)
         self.ca_pem_path = path
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -723,7 +731,9 @@ class ArmServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fake Azure Resource Manager for Azure Container Instances")
+    parser = argparse.ArgumentParser(
+        description="ACI emulator: Azure Resource Manager for Azure Container Instances, offline"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--no-tls", action="store_true", help="serve plain http (the Azure SDK refuses bearer tokens)")
@@ -733,6 +743,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--quota", type=int, default=None, help="regional container group and core quota")
     parser.add_argument("--unthrottled", action="store_true", help="no token buckets or create-rate windows")
+    parser.add_argument("--pending", type=float, default=Timing.pending, help="seconds a new group stays Pending")
+    parser.add_argument("--creating", type=float, default=Timing.creating, help="seconds it then stays Creating")
+    parser.add_argument("--deleting", type=float, default=Timing.deleting, help="seconds a delete takes")
+    parser.add_argument("--ca-file", default=None, help="where to write the CA certificate (default: a temp file)")
     args = parser.parse_args(argv)
     server = ArmServer(
         args.host,
@@ -741,6 +755,8 @@ def main(argv: list[str] | None = None) -> None:
         subscription_id=args.subscription,
         resource_group=args.resource_group,
         location=args.location,
+        timing=Timing(pending=args.pending, creating=args.creating, deleting=args.deleting),
+        ca_file=args.ca_file,
     )
     server.faults.latency = args.latency
     if args.quota is not None:

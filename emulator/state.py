@@ -11,41 +11,14 @@ from __future__ import annotations
 import copy
 import math
 import threading
-import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from tests.fakes.arm_validate import ArmError
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-
-class RealClock:
-    """Wall-clock seconds since the epoch."""
-
-    def now(self) -> float:
-        return time.time()
-
-
-class ManualClock:
-    """A clock that only moves when told, so provisioning and token refill are deterministic."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self._now = time.time() if start is None else start
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
+from emulator.clock import Clock
+from emulator.validate import ArmError
 
 
 def iso(ts: float, *, digits: int = 3) -> str:
@@ -212,9 +185,15 @@ class ContainerSim:
 
 @dataclass
 class Timing:
-    pending: float = 0.2
-    creating: float = 0.2
-    deleting: float = 0.2
+    """How long ACI takes, in clock seconds: a new group Pending, then Creating, and a delete's LRO.
+
+    The defaults are an emulated Linux group's life (a few seconds each); tests use
+    `tests.fakes.arm_fixtures.FAST` or step a `ManualClock`.
+    """
+
+    pending: float = 2.0
+    creating: float = 3.0
+    deleting: float = 2.0
 
 
 @dataclass
@@ -594,7 +573,7 @@ class ArmState:
         groups = [r for r in self.live(subscription) if _norm(r.spec.get("location", "")) == _norm(location)]
         spot = [r for r in groups if r.spec["properties"].get("priority") == "Spot"]
         regular = [r for r in groups if r.spec["properties"].get("priority") != "Spot"]
-        from tests.fakes.arm_validate import group_cores  # local: keeps the import graph one-way
+        from emulator.validate import group_cores  # local: keeps the import graph one-way
 
         config = self.throttle.config
 
@@ -624,7 +603,7 @@ class ArmState:
 
     def check_quota(self, subscription: str, body: dict[str, Any], existing: GroupRecord | None) -> None:
         """ACI's regional quotas: group count and cores; a breach answers 400 ContainerGroupQuotaReached."""
-        from tests.fakes.arm_validate import group_cores
+        from emulator.validate import group_cores
 
         location = body.get("location", self.location)
         used = {u["name"]["value"]: u for u in self.usages(subscription, location)}

@@ -1,0 +1,54 @@
+"""Time for the emulator: the wall clock by default, a clock a test steps by hand, or one that waits on it.
+
+Every timed behaviour (provisioning phases, container runs, deletes, token refill,
+create-rate windows) reads `Clock.now()` and nothing else, so a test that injects a
+`ManualClock` decides when anything happens and never waits on elapsed time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class RealClock:
+    """Wall-clock seconds since the epoch."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that only moves when told, so provisioning and token refill are deterministic.
+
+    `advance` wakes anyone blocked in `wait_until`, so a helper thread can sleep on emulated
+    time (a container's `sleep 5`) while the test owns the clock.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+        self._moved = threading.Condition()
+
+    def now(self) -> float:
+        with self._moved:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock does not go back")
+        with self._moved:
+            self._now += seconds
+            self._moved.notify_all()
+
+    def set(self, moment: float) -> None:
+        """Jump to an absolute time (never backwards)."""
+        with self._moved:
+            if moment < self._now:
+                raise ValueError("a clock does not go back")
+            self._now = moment
+            self._moved.notify_all()
