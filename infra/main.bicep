@@ -172,6 +172,7 @@ var connectorSettings = {
   CLUSTER_DOMAIN: 'cluster.local'
   ACI_MAX_CPU: '4'
   ACI_MAX_MEMORY_GB: '16'
+  REGISTRY_TIMEOUT_SECONDS: '10'
   VIRTUAL_NODE_IP: ''
   LOG_LEVEL: 'INFO'
 }

@@ -307,6 +307,13 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_float,
         "Largest memory total (GB) one container group may request in the region.",
     ),
+    Setting(
+        "REGISTRY_TIMEOUT_SECONDS",
+        "10",
+        _positive_float,
+        "Timeout of each container registry call made to read an image's ENTRYPOINT (containers with args and "
+        "no command).",
+    ),
     Setting("VIRTUAL_NODE_IP", "", _text, "Address reported as the node's InternalIP and as a pod's hostIP fallback."),
     Setting("LOG_LEVEL", "INFO", _text, "Python log level of the connector's own loggers."),
 )
