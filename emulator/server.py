@@ -378,14 +378,17 @@ class ArmApp:
             raise ArmError(
                 404, "ContainerNotFound", f"The container '{container}' does not exist in container group '{name}'."
             )
-        text = record.sim(container).logs
+        sim = record.sim(container)
+        lines = sim.logs.splitlines(keepends=True)
+        if request.query.get("timestamps", "").lower() == "true":
+            stamps = sim.log_stamps + [record.ready_at] * (len(lines) - len(sim.log_stamps))
+            lines = [f"{iso(stamp, digits=6)[:-1]}000Z {line}" for stamp, line in zip(stamps, lines, strict=False)]
         tail = request.query.get("tail")
         if tail is not None:
             if not tail.isdigit():
                 raise ArmError(400, "InvalidRequestParameter", f"The tail '{tail}' is invalid.")
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-int(tail) :]) if int(tail) else ""
-        return _json(200, {"content": text})
+            lines = lines[-int(tail) :] if int(tail) else []
+        return _json(200, {"content": "".join(lines)})
 
     # ---- location resources
 
@@ -612,7 +615,19 @@ class ArmServer:
     def set_logs(self, name: str, container: str, text: str, resource_group: str | None = None) -> None:
         record = self.group(name, resource_group)
         with self.state.lock:
-            record.sim(container).logs = text
+            sim = record.sim(container)
+            sim.logs = text
+            sim.log_stamps = []
+
+    def write_log(self, name: str, container: str, text: str, resource_group: str | None = None) -> None:
+        """The container prints `text` now (the fake clock's now): logs grow, as `kubectl logs -f` sees them."""
+        record = self.group(name, resource_group)
+        with self.state.lock:
+            sim = record.sim(container)
+            old_lines = len(sim.logs.splitlines())
+            sim.log_stamps = sim.log_stamps + [record.ready_at] * (old_lines - len(sim.log_stamps))
+            sim.logs += text if text.endswith("\n") else text + "\n"
+            sim.log_stamps += [self.state.now()] * (len(sim.logs.splitlines()) - old_lines)
 
     def _running(self, record: GroupRecord) -> None:
         if record.phase(self.state.now()) != "Succeeded":

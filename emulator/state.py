@@ -181,6 +181,8 @@ class ContainerSim:
     events: list[dict[str, Any]] = field(default_factory=list)
     image_pull_failed: bool = False
     logs: str = ""
+    log_stamps: list[float] = field(default_factory=list)
+    """When each line of `logs` was written (for `timestamps=true`); lines set without one use the group's start."""
 
 
 @dataclass

@@ -315,14 +315,25 @@ class AciClient:
             url = page.get("nextLink") or ""
         return items
 
-    def logs(self, name: str, container: str, tail: int | None = None) -> str:
-        """A container's log text (ACI keeps roughly the last 4 MB)."""
+    def logs(self, name: str, container: str, tail: int | None = None, *, timestamps: bool = False) -> str:
+        """A container's log text (ACI keeps roughly the last 4 MB); one ARM read."""
 
         def logs() -> str:
-            _, body = self._client().containers.list_logs(self.resource_group, name, container, tail=tail, cls=_raw)
+            _, body = self._client().containers.list_logs(
+                self.resource_group, name, container, tail=tail, timestamps=timestamps or None, cls=_raw
+            )
             return str(body.get("content") or "")
 
         return self._call(logs)
+
+    def exec_command(self, name: str, container: str, command: str, rows: int, cols: int) -> dict[str, str]:
+        """POST .../exec (an ARM write): `{webSocketUri, password}` of a one-process terminal session."""
+        request = {"command": command, "terminalSize": {"rows": rows, "cols": cols}}
+
+        def execute() -> dict[str, str]:
+            return self._client().containers.execute_command(self.resource_group, name, container, request, cls=_raw)[1]
+
+        return self._call(execute)
 
     def close(self) -> None:
         with self._lock:

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fakes.kube_fixtures",
     "tests.fakes.arm_fixtures",
     "tests.fakes.connector_fixtures",
+    "tests.fakes.kubelet_fixtures",
 ]

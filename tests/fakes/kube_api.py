@@ -29,6 +29,7 @@ from tests.fakes import kube_resources, kube_tables
 from tests.fakes.kube_errors import KubeError, bad_request, method_not_allowed, path_not_found, too_old
 from tests.fakes.kube_patch import APPLY_PATCH, SUPPORTED
 from tests.fakes.kube_resources import ResourceType, resolve
+from tests.fakes.kube_reviews import ACCESS_REVIEWS, TOKEN_REVIEWS, Reviews
 from tests.fakes.kube_selectors import parse_field_selector, parse_label_selector
 from tests.fakes.kube_store import KubeStore
 
@@ -232,6 +233,8 @@ class KubeApiServer:
         self.store = KubeStore(history_limit)
         self.faults = Faults()
         self.authorizer: Authorizer | None = None
+        self.reviews = Reviews()
+        """TokenReview / SubjectAccessReview answers (tests/fakes/kube_reviews.py)."""
         """Consulted on every resource request before it is counted or served (tests/fakes/kube_rbac.py)."""
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.bookmark_interval = bookmark_interval
@@ -372,6 +375,8 @@ class KubeApiServer:
         discovery = self._discovery(path)
         if discovery is not None:
             return discovery if request.method == "GET" else _error(method_not_allowed())
+        if request.method == "POST" and path in (TOKEN_REVIEWS, ACCESS_REVIEWS):
+            return _json(self.reviews.answer(path, await request.json()), status=201)
         target = parse_target(path)
         if target is None:
             return _error(path_not_found())
