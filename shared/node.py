@@ -7,14 +7,18 @@ controller from evicting everything. So the Node must never lie: Ready is False
 with a reason when ACI cannot be reached, and heartbeats only move when the
 connector really looked. The Lease itself is renewed by shared.lease.
 
-No kubelet API is served (nothing listens on the advertised port 10250): `kubectl
-logs/exec/port-forward` against pods on these nodes fail, which docs/reconciler.md
-states. The advertised endpoint exists only because clients expect the field.
+The kubelet API (`kubectl logs/exec/top`) is served by the relay when RELAY_KUBELET_ENABLED
+is set: the relay records where it listens in the Node annotation `KUBELET_ENDPOINT_ANNOTATION`
+and both it and the reconciler derive `status.addresses` (InternalIP) and the kubelet port
+from that annotation, so neither undoes the other's write. Without it the Node has only a
+Hostname address: a made-up IP would send the apiserver nowhere.
 """
 
 from __future__ import annotations
 
 import copy
+import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +29,8 @@ CONNECTOR_VERSION = "0.1.0"
 KUBELET_VERSION = f"v1.30.0-aci-connector-functions-{CONNECTOR_VERSION}"
 """Shown by `kubectl get nodes`; the suffix tells operators this is not a real kubelet."""
 KUBELET_PORT = 10250
+KUBELET_ENDPOINT_ANNOTATION = "aci-connector.io/kubelet-endpoint"
+"""JSON {"address", "port", "holder", "since"}: the relay pod now serving this node's kubelet API."""
 NODE_STATUS_REPORT_SECONDS = 300.0
 """The kubelet's nodeStatusReportFrequency: with a Lease, status is re-posted only on change or after 5 min."""
 ROLE = "agent"
@@ -134,6 +140,26 @@ def node_info(os_name: str) -> dict[str, str]:
     }
 
 
+def kubelet_endpoint(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The relay's advertisement on a Node (address, port, holder, since), or None when absent or unreadable."""
+    annotations = ((node or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        value = json.loads(annotations.get(KUBELET_ENDPOINT_ANNOTATION) or "null")
+        ipaddress.ip_address(value["address"])
+        port = int(value["port"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return {**value, "port": port} if 0 < port < 65536 else None
+
+
+def endpoint_status(node_name: str, endpoint: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`addresses` and `daemonEndpoints` of a Node: the relay's IP as InternalIP when it serves the kubelet API."""
+    addresses = [{"type": "InternalIP", "address": endpoint["address"]}] if endpoint else []
+    addresses.append({"type": "Hostname", "address": node_name})
+    port = endpoint["port"] if endpoint else KUBELET_PORT
+    return {"addresses": addresses, "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+
+
 def node_status(
     *,
     os_name: str,
@@ -143,15 +169,14 @@ def node_status(
     readiness: Readiness,
     now: datetime,
     current: Mapping[str, Any] | None = None,
+    endpoint: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """NodeStatus as the connector reports it; `current` (the stored status) keeps transition times."""
     return {
         "capacity": dict(capacity),
         "allocatable": dict(allocatable),
         "conditions": node_conditions(readiness, now, (current or {}).get("conditions")),
-        # No InternalIP: nothing serves the kubelet API, and a made-up IP would send clients nowhere.
-        "addresses": [{"type": "Hostname", "address": node_name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        **endpoint_status(node_name, endpoint),
         "nodeInfo": node_info(os_name),
     }
 
@@ -181,6 +206,7 @@ def build_node(
             readiness=readiness,
             now=now,
             current=(current or {}).get("status"),
+            endpoint=kubelet_endpoint(current),
         ),
     }
 

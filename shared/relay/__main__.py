@@ -32,9 +32,13 @@ def main() -> int:
         )
         if not settings.cluster_configured:
             raise ConfigError("the relay needs a cluster: set KUBE_API_URL, KUBECONFIG or KUBE_IN_CLUSTER")
-        relay = Relay(
-            RelayConfig.from_settings(settings), get_kube_client(settings), queue_writer(get_queue_store(settings))
-        )
+        config = RelayConfig.from_settings(settings)
+        aci = None
+        if config.kubelet is not None:
+            from shared.aci import get_aci_client
+
+            aci = get_aci_client(settings)
+        relay = Relay(config, get_kube_client(settings), queue_writer(get_queue_store(settings)), aci=aci)
     except ConfigError as error:
         logging.basicConfig(stream=sys.stderr)
         log.error("relay cannot start: %s", error)

@@ -12,12 +12,16 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from shared.config import Settings
+from shared.errors import ConfigError
 from shared.kube import KubeClient
 from shared.messages import Message
 from shared.relay.coalesce import Coalescer
 from shared.relay.health import HealthServer
+from shared.relay.kubelet.config import KubeletConfig
 from shared.relay.lease import LeaseRenewer
 from shared.relay.metrics import Metrics
 from shared.relay.sender import Sender, Write
@@ -43,6 +47,10 @@ class RelayConfig:
     send_workers: int = 4
     send_max_backoff: float = 5.0
     watch_max_backoff: float = 30.0
+    kubelet: KubeletConfig | None = None
+    """None: no kubelet API (RELAY_KUBELET_ENABLED false)."""
+    pod_name: str = ""
+    """namespace/name of this relay pod: who holds the nodes' kubelet address."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayConfig:
@@ -52,13 +60,30 @@ class RelayConfig:
             buffer_size=settings["RELAY_BUFFER_SIZE"],
             health_port=settings["RELAY_HEALTH_PORT"],
             renew_leases=settings["RELAY_RENEW_LEASES"],
+            kubelet=kubelet_config(settings),
+            pod_name=settings["RELAY_POD_NAME"],
         )
+
+
+def kubelet_config(settings: Settings) -> KubeletConfig | None:
+    """The kubelet API's configuration, None when it is off; the pod IP is required to advertise it."""
+    if not settings["RELAY_KUBELET_ENABLED"]:
+        return None
+    return KubeletConfig(
+        nodes=tuple(settings.node_names.values()),
+        port=settings["RELAY_KUBELET_PORT"],
+        address=settings.require("RELAY_POD_IP"),
+        tls_dir=settings["RELAY_KUBELET_TLS_DIR"],
+        client_ca=settings["RELAY_KUBELET_CLIENT_CA"],
+        arm_reads_per_minute=settings["RELAY_KUBELET_ARM_READS_PER_MINUTE"],
+        log_poll_seconds=settings["RELAY_KUBELET_LOG_POLL_SECONDS"],
+    )
 
 
 class Relay:
     """One relay process's moving parts; `start()` returns at once, `stop()` flushes."""
 
-    def __init__(self, config: RelayConfig, kube: KubeClient, write: Write) -> None:
+    def __init__(self, config: RelayConfig, kube: KubeClient, write: Write, *, aci: Any = None) -> None:
         self.config = config
         self.metrics = Metrics()
         self._stop = threading.Event()
@@ -88,6 +113,10 @@ class Relay:
             else None
         )
         self.metrics.gauge("watches_synced", lambda: sum(1 for w in self.watchers if w.synced))
+        self.kubelet: Any = None
+        self.advertiser: Any = None
+        if config.kubelet is not None:
+            self._setup_kubelet(config.kubelet, kube, aci)
         self.health: HealthServer | None = None
         if config.health_port is not None:
             self.health = HealthServer(
@@ -96,6 +125,22 @@ class Relay:
                 ready=self.readiness_problems,
                 metrics=self.metrics.render,
             )
+
+    def _setup_kubelet(self, kubelet: KubeletConfig, kube: KubeClient, aci: Any) -> None:
+        """The kubelet API server and the Node advertisement (aiohttp is imported only here)."""
+        from shared.relay.kubelet.advertise import Advertiser, Claim
+        from shared.relay.kubelet.server import KubeletServer
+
+        if aci is None:
+            raise ConfigError("the kubelet API needs the ACI settings (AZURE_SUBSCRIPTION_ID, ACI_RESOURCE_GROUP)")
+        self.kubelet = KubeletServer(kubelet, kube, aci)
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        holder = self.config.pod_name or f"unknown/{kubelet.address}"
+        claims = {
+            node: Claim(kubelet.address, self.kubelet.port_for(index), holder, since)
+            for index, node in enumerate(kubelet.nodes)
+        }
+        self.advertiser = Advertiser(kube, claims, stop=self._stop)
 
     def _accept(self, key: Hashable, message: Message) -> None:
         if not self._stop.is_set():
@@ -110,6 +155,9 @@ class Relay:
             watcher.start()
         if self.leases is not None:
             self.leases.start()
+        if self.kubelet is not None:
+            self.kubelet.start()
+            self.advertiser.start()
         log.info(
             "relay started: nodes %s, coalescing %.0f ms, buffer %d, leases %s",
             ", ".join(self.config.nodes),
@@ -124,6 +172,9 @@ class Relay:
         released = self.coalescer.flush()
         held = self.sender.size
         log.info("relay stopping: flushing %d messages (%d were coalescing)", held, released)
+        if self.kubelet is not None:
+            self.advertiser.withdraw()
+            self.kubelet.stop()
         flushed = self.sender.flush(self.config.flush_seconds)
         if self.health is not None:
             self.health.stop()
@@ -140,6 +191,8 @@ class Relay:
         parts += [(f"watch {w.node}", w.alive) for w in self.watchers]
         if self.leases is not None:
             parts.append(("lease renewer", self.leases.alive))
+        if self.kubelet is not None:
+            parts += [("kubelet API", self.kubelet.alive), ("kubelet advertiser", self.advertiser.alive)]
         return [f"{name} thread is not running" for name, alive in parts if not alive()]
 
     def readiness_problems(self) -> list[str]:

@@ -74,6 +74,8 @@ CALLS: dict[str, list[Call]] = {
         Call("functions", "update", "", "pods/status", ANY_NS),
         Call("functions", "patch", "", "nodes/status", None, NODE),
         Call("functions", "update", "", "nodes/status", None, NODE),
+        # The relay's kubelet API advertises its address in the node status (shared/relay/kubelet/advertise.py).
+        Call("relay", "patch", "", "nodes/status", None, NODE),
     ],
     # KubeClient.get_namespaced(resource, ...): the resources are the literal first arguments at the call sites.
     "/api/v1/namespaces/{}/{}/{}": [],
@@ -97,6 +99,14 @@ CALLS: dict[str, list[Call]] = {
         *_both("get", "", "nodes", None, NODE),
         Call("functions", "patch", "", "nodes", None, NODE),
         Call("functions", "update", "", "nodes", None, NODE),
+        Call("relay", "patch", "", "nodes", None, NODE),
+    ],
+    # The relay's kubelet API checks callers as a kubelet in webhook mode does (shared/relay/kubelet/auth.py).
+    "/apis/authentication.k8s.io/v1/tokenreviews": [
+        Call("relay", "create", "authentication.k8s.io", "tokenreviews", None),
+    ],
+    "/apis/authorization.k8s.io/v1/subjectaccessreviews": [
+        Call("relay", "create", "authorization.k8s.io", "subjectaccessreviews", None),
     ],
     # shared/reconcile_nodes.py registers the virtual nodes (POST); list is for operators' tooling parity.
     "/api/v1/nodes": [
@@ -188,7 +198,7 @@ def _imports(path: Path) -> set[Path]:
 
 def relay_modules() -> set[Path]:
     """shared/relay/ and every shared module it imports (transitively), except the generic shared/kube.py."""
-    todo = list((ROOT / "shared" / "relay").glob("*.py"))
+    todo = list((ROOT / "shared" / "relay").rglob("*.py"))
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
@@ -240,7 +250,7 @@ def test_every_api_path_in_the_code_is_in_the_table():
                 unknown.append(f"{rel}: {key}")
             elif path in relay and "relay" not in _principals(key) and key != "/api/v1/namespaces/{}/{}/{}":
                 unknown.append(f"{rel}: {key} is used by the relay but the table gives it no relay call")
-            elif path.parent.name != "relay" and "functions" not in _principals(key) and CALLS[key]:
+            elif "relay" not in path.parts and "functions" not in _principals(key) and CALLS[key]:
                 unknown.append(f"{rel}: {key} is used by the Function App but has no functions call")
         if path in relay:
             for method in kube_method_calls(source):
@@ -322,7 +332,9 @@ def test_relay_settings_are_declared_and_valid(base: list[dict[str, Any]]):
     assert set(env) <= set(setting_names()), set(env) - set(setting_names())
     settings = load_settings(env)
     assert settings["KUBE_IN_CLUSTER"] is True
-    assert all(name.startswith("RELAY_") is False or name in env for name in setting_names())
+    (container,) = find(base, "Deployment", "aci-connector-relay")["spec"]["template"]["spec"]["containers"]
+    from_pod = {item["name"] for item in container.get("env") or []}  # downward API: the pod's IP and name
+    assert all(not name.startswith("RELAY_") or name in env or name in from_pod for name in setting_names())
 
 
 def test_relay_pod_is_locked_down_and_probed_on_its_health_port(base: list[dict[str, Any]]):

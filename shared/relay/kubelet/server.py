@@ -14,7 +14,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +22,7 @@ from shared.aci import AciClient
 from shared.kube import KubeClient
 from shared.relay.kubelet.auth import Gate, forbidden_message, request_attributes
 from shared.relay.kubelet.budget import ReadBudget
+from shared.relay.kubelet.config import KubeletConfig
 from shared.relay.kubelet.containerlogs import LogSource, container_logs
 from shared.relay.kubelet.pods import text_error
 from shared.relay.kubelet.tls import certificate_identity, client_ca_file, server_context, serving_files
@@ -30,20 +30,6 @@ from shared.relay.kubelet.tls import certificate_identity, client_ca_file, serve
 log = logging.getLogger("aci_connector.relay.kubelet")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class KubeletConfig:
-    nodes: tuple[str, ...]
-    port: int = 10250
-    """First node's port; 0 in tests: any free port for every node."""
-    host: str = "0.0.0.0"
-    address: str = ""
-    """The relay pod's IP (downward API), advertised as the nodes' InternalIP and put in the certificate."""
-    tls_dir: str = ""
-    client_ca: str = ""
-    arm_reads_per_minute: int = 120
-    log_poll_seconds: float = 2.0
 
 
 class KubeletServer:
