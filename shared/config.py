@@ -248,7 +248,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_KUBELET_ENABLED",
         "false",
         _bool,
-        "The relay serves the kubelet API (kubectl logs/exec/top) for the virtual nodes and advertises it on them (docs/kubelet-api.md).",
+        "The relay serves the virtual nodes' kubelet API (kubectl logs/exec/top) and advertises it (docs/kubelet-api.md).",
     ),
     Setting(
         "RELAY_KUBELET_PORT",
@@ -272,13 +272,13 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_KUBELET_TLS_DIR",
         "",
         _text,
-        "Folder holding tls.crt and tls.key (a mounted kubernetes.io/tls Secret) for the kubelet API; empty: self-signed at start.",
+        "Folder with tls.crt and tls.key (a mounted kubernetes.io/tls Secret) for the kubelet API; empty: self-signed.",
     ),
     Setting(
         "RELAY_KUBELET_CLIENT_CA",
         "",
         _text,
-        "CA file verifying client certificates (the apiserver's kubelet client cert); empty: the ServiceAccount's ca.crt.",
+        "CA file verifying client certificates (the apiserver's kubelet client); empty: the ServiceAccount's ca.crt.",
     ),
     Setting(
         "RELAY_KUBELET_ARM_READS_PER_MINUTE",
