@@ -248,7 +248,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_KUBELET_ENABLED",
         "false",
         _bool,
-        "The relay serves the virtual nodes' kubelet API (kubectl logs/exec/top) and advertises it (docs/kubelet-api.md).",
+        "The relay serves the virtual nodes' kubelet API (kubectl logs/exec/top); docs/kubelet-api.md.",
     ),
     Setting(
         "RELAY_KUBELET_PORT",
