@@ -137,6 +137,26 @@ def _peek(args: argparse.Namespace, env: dict[str, str], queue: str) -> int:
     return EXIT_OK
 
 
+def _logs(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """A container's logs in standalone mode, read from ACI (the kubelet API's filtering and follow)."""
+    from shared.aci import get_aci_client
+    from shared.relay.kubelet.logs import LogOptions
+    from shared.relay.kubelet.standalone import NotFoundError, print_logs
+
+    if args.tail is not None and args.tail < 0:
+        raise CliError("--tail must be 0 or more", EXIT_USAGE)
+    namespace, _, name = args.pod.rpartition("/")
+    aci = get_aci_client(load_settings(env))
+    options = LogOptions(tail_lines=args.tail, timestamps=args.timestamps, follow=args.follow)
+    try:
+        print_logs(aci, namespace or "default", name, args.container, options, out=sys.stdout, interval=args.interval)
+    except NotFoundError as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -157,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="queue a delete for NAMESPACE/NAME")
     delete.add_argument("pod", help="NAMESPACE/NAME (namespace defaults to default)")
     delete.add_argument("--uid", help="only this incarnation of the pod")
+    logs = commands.add_parser("logs", help="print a container's logs from ACI (standalone pods)")
+    logs.add_argument("pod", help="NAMESPACE/POD (namespace defaults to default)")
+    logs.add_argument("-c", "--container", help="container name (needed when the pod has several)")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("--timestamps", action="store_true", help="prefix each line with its RFC 3339 time")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until the container terminates")
+    logs.add_argument("--interval", type=float, default=2.0, help="seconds between polls with -f (2 ARM reads each)")
     for name, help_text in (
         ("peek", f"show messages waiting on {POD_EVENTS_QUEUE}, decoded"),
         ("dead-letters", f"show invalid messages on {DEAD_LETTER_QUEUE} with their errors"),
@@ -175,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _submit(args, env)
         if args.command == "delete":
             return _delete(args, env)
+        if args.command == "logs":
+            return _logs(args, env)
         queue = {"peek": POD_EVENTS_QUEUE, "dead-letters": DEAD_LETTER_QUEUE, "poison": POISON_QUEUE}[args.command]
         return _peek(args, env, queue)
     except CliError as error:
