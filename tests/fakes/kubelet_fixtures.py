@@ -8,9 +8,6 @@ from typing import Any
 
 import pytest
 
-from shared.naming import container_group_name
-from shared.relay.kubelet.server import KubeletConfig, KubeletServer
-from shared.translate import pod_to_container_group
 from tests.fakes.connector_fixtures import NODE, make_pod, settings_for
 
 APISERVER_USER = "kube-apiserver-kubelet-client"
@@ -18,7 +15,7 @@ APISERVER_USER = "kube-apiserver-kubelet-client"
 
 @dataclass
 class KubeletGround:
-    server: KubeletServer
+    server: Any
     kube_api: Any
     arm: Any
     aci: Any
@@ -32,6 +29,9 @@ class KubeletGround:
 
     def run_pod(self, name: str = "web", **spec: Any) -> dict[str, Any]:
         """A pod bound to the virtual node whose container group runs in the fake ARM."""
+        from shared.naming import container_group_name
+        from shared.translate import pod_to_container_group
+
         pod = self.kube_api.create(make_pod(name, **spec))
         group = container_group_name(pod)
         body = pod_to_container_group(pod, settings=settings_for(None, self.arm))
@@ -61,6 +61,8 @@ class KubeletGround:
 @pytest.fixture
 def kubelet(kube_api: Any, kube: Any, arm: Any, aci_adapter: Any, tmp_path: Any) -> Iterator[KubeletGround]:
     import trustme
+
+    from shared.relay.kubelet.server import KubeletConfig, KubeletServer
 
     ca = trustme.CA()
     ca_file = tmp_path / "cluster-ca.crt"
