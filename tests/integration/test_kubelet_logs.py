@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
+from emulator.clock import ManualClock
+from emulator.server import ArmServer
 from shared.naming import container_group_name
-from tests.fakes.arm import ArmServer
-from tests.fakes.arm_state import ManualClock
+from tests.fakes.arm_fixtures import fake_arm
 
 
 @pytest.fixture
 def arm() -> Iterator[ArmServer]:
     """The fake ARM on a clock the test moves, so log lines get distinct, known timestamps."""
-    with ArmServer(clock=ManualClock()) as server:
+    with fake_arm(clock=ManualClock()) as server:
         yield server
 
 
