@@ -242,8 +242,9 @@ def _check_ip(group: str, props: dict[str, Any], container_ports: set[int]) -> N
         )
     ports = ip.get("ports") or []
     if not ports:
+        # Recorded (terraform-provider-azurerm#1697).
         raise _bad(
-            "InvalidIpAddressPorts", f"The ports in the IP address of container group '{group}' cannot be empty."
+            "MissingIpAddressPorts", f"The ports in the 'ipAddress' of container group '{group}' cannot be empty."
         )
     if len(ports) > MAX_PORTS_PER_IP:
         raise _bad(
@@ -290,12 +291,19 @@ def _check_totals(group: str, props: dict[str, Any], totals: tuple[float, float]
 
 
 def validate_put(group: str, body: Any, *, rejected_images: set[str] | frozenset[str] = frozenset()) -> None:
-    """Raise `ArmError` (400) for the first rule the body breaks, in roughly the order ACI checks."""
+    """Raise `ArmError` (400) for the first rule the body breaks, in roughly the order ACI checks.
+
+    First the 2023-05-01 model (spec.py), then ACI's own checks here and its documented rules (rules.py).
+    """
+    from emulator.rules import check_container_count, check_service_rules
+    from emulator.spec import check_against_spec
+
     check_group_name(group)
     if not isinstance(body, dict):
         raise _bad("InvalidRequestContent", "The request content was invalid and could not be deserialized.")
     if not body.get("location"):
         raise _bad("LocationRequired", "The location property is required for this definition.")
+    check_against_spec(group, body)
     props = body.get("properties")
     if not isinstance(props, dict):
         raise _bad("InvalidRequestContent", "The request content was invalid: 'properties' is required.")
@@ -311,12 +319,7 @@ def validate_put(group: str, body: Any, *, rejected_images: set[str] | frozenset
     containers = props.get("containers")
     if not isinstance(containers, list) or not containers:
         raise _bad("ContainersNotSpecified", f"The containers of container group '{group}' are not specified.")
-    if len(containers) > MAX_CONTAINERS:
-        raise _bad(
-            "TooManyContainers",
-            f"The number of containers '{len(containers)}' in container group '{group}' exceeds the limit "
-            f"'{MAX_CONTAINERS}'.",
-        )
+    check_container_count(group, props)
     init_containers = props.get("initContainers") or []
     volume_names = _check_volumes(group, props)
     seen: set[str] = set()
@@ -357,6 +360,7 @@ def validate_put(group: str, body: Any, *, rejected_images: set[str] | frozenset
                 "UnsupportedVolumesForWindows",
                 f"The container group '{group}' has volumes. Volumes are not supported for Windows container groups.",
             )
+    check_service_rules(group, body)
     _check_ip(group, props, container_ports)
     _check_credentials(group, props)
     _check_totals(group, props, (cpu_total, memory_total), limits)

@@ -748,7 +748,6 @@ def test_group_annotations():
     pod = pod_with()
     pod["metadata"]["annotations"] = {
         "microsoft.containerinstance.virtualnode.ccepolicy": "cGFja2FnZQ==",
-        "aci-connector.io/priority": "spot",
         "microsoft.containerinstance.virtualnode.identity": f"{IDENTITY},SystemAssigned",
         "microsoft.containerinstance.virtualnode.customtags": "env=Dev;project=silverSpoon",
         "microsoft.containerinstance.virtualnode.zones": "2",
@@ -758,13 +757,22 @@ def test_group_annotations():
     body = checked(pod_to_container_group(pod, secrets={"la": la}))
     assert props(body)["sku"] == "Confidential"
     assert props(body)["confidentialComputeProperties"] == {"ccePolicy": "cGFja2FnZQ=="}
-    assert props(body)["priority"] == "Spot"
+    assert "priority" not in props(body)
     assert body["identity"] == {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {IDENTITY: {}}}
     assert body["tags"]["env"] == "Dev" and body["tags"]["project"] == "silverSpoon"
     assert body["zones"] == ["2"]
     assert props(body)["diagnostics"] == {
         "logAnalytics": {"workspaceId": "wid", "workspaceKey": "wkey", "logType": "ContainerInstanceLogs"}
     }
+
+
+def test_spot_priority_annotation():
+    """Spot alone (no port, no subnet, no Confidential SKU, no zones: Spot supports none of them)."""
+    pod = pod_with({"ports": []})
+    pod["metadata"]["annotations"] = {"aci-connector.io/priority": "spot"}
+    body = checked(pod_to_container_group(pod))
+    assert props(body)["priority"] == "Spot"
+    assert "ipAddress" not in props(body) and "zones" not in body
 
 
 def test_custom_tags_cannot_override_connector_tags():
