@@ -2,7 +2,7 @@
 
 Setup: real Azurite, the fake Kubernetes API and the fake ARM (20 ms added to
 every ARM answer, quotas lifted) each in its own process; the function is
-invoked as the host does (tests/hostsim.py) with 1, 8 and 32 invocations at
+invoked as the host does (shared/localhost/queue.py) with 1, 8 and 32 invocations at
 once. Each message is a pod upsert that re-reads the pod, GETs the group,
 PUTs it, re-reads the pod, patches its status and records an Event.
 
@@ -58,12 +58,12 @@ def run(messages: int) -> None:
     from shared.aci import set_aci_client
     from shared.config import reset_settings_cache
     from shared.kube import set_kube_client
+    from shared.localhost.queue import QueueHost
     from shared.messages import Message, PodRef
     from shared.queue import QueueStore, set_queue_store
     from tests.fakes.arm_fixtures import adapter_for
     from tests.fakes.azurite_fixtures import Azurite
     from tests.fakes.connector_fixtures import kube_client_for, make_pod
-    from tests.hostsim import QueueHost
 
     azurite = Azurite().start()
     kube_server = spawn("tests.fakes.kube_api")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -52,3 +53,16 @@ class ManualClock:
                 raise ValueError("a clock does not go back")
             self._now = moment
             self._moved.notify_all()
+
+
+def iso(ts: float, *, digits: int = 3) -> str:
+    """ARM timestamps: UTC, 'Z' suffix; container states carry milliseconds as in the recordings."""
+    moment = datetime.fromtimestamp(ts, tz=UTC)
+    if digits == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}"[:digits] + "Z"
+
+
+def log_stamp(ts: float) -> str:
+    """The timestamp ACI puts before a log line with `timestamps=true` (RFC 3339, nanosecond digits)."""
+    return f"{iso(ts, digits=6)[:-1]}000Z"

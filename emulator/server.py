@@ -378,11 +378,9 @@ class ArmApp:
             raise ArmError(
                 404, "ContainerNotFound", f"The container '{container}' does not exist in container group '{name}'."
             )
-        sim = record.sim(container)
-        lines = sim.logs.splitlines(keepends=True)
-        if request.query.get("timestamps", "").lower() == "true":
-            stamps = sim.log_stamps + [record.ready_at] * (len(lines) - len(sim.log_stamps))
-            lines = [f"{iso(stamp, digits=6)[:-1]}000Z {line}" for stamp, line in zip(stamps, lines, strict=False)]
+        timestamps = request.query.get("timestamps", "").lower() == "true"
+        with self.state.lock:
+            lines = self.state.logs(record, container, timestamps=timestamps).splitlines(keepends=True)
         tail = request.query.get("tail")
         if tail is not None:
             if not tail.isdigit():

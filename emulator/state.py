@@ -14,20 +14,11 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from emulator.clock import Clock
+from emulator.clock import Clock, iso, log_stamp
+from emulator.runtime import log_text, observe, restart_events
 from emulator.validate import ArmError
-
-
-def iso(ts: float, *, digits: int = 3) -> str:
-    """ARM timestamps: UTC, 'Z' suffix; container states carry milliseconds as in the recordings."""
-    moment = datetime.fromtimestamp(ts, tz=UTC)
-    if digits == 0:
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}"[:digits] + "Z"
-
 
 # --------------------------------------------------------------------------- throttling
 
@@ -184,6 +175,11 @@ class ContainerSim:
     log_stamps: list[float] = field(default_factory=list)
     """When each line of `logs` was written (for `timestamps=true`); lines set without one use the group's start."""
 
+    @property
+    def forced(self) -> bool:
+        """A test set this container's state by hand: it replaces the state the program would give."""
+        return self.current is not None or self.previous is not None or self.restart_count > 0
+
 
 @dataclass
 class Timing:
@@ -196,6 +192,8 @@ class Timing:
     pending: float = 2.0
     creating: float = 3.0
     deleting: float = 2.0
+    restart_backoff: float = 10.0
+    restart_backoff_cap: float = 300.0
 
 
 @dataclass
@@ -214,6 +212,7 @@ class GroupRecord:
     provisioning_error: dict[str, str] | None = None
     containers_run_on_failure: bool = False
     deleting_since: float | None = None
+    programs: dict[str, Any] = field(default_factory=dict)  # container name -> compiled program (runtime.py)
 
     @property
     def ready_at(self) -> float:
@@ -437,8 +436,18 @@ class ArmState:
                 "finishTime": iso(ready - 0.1),
                 "detailStatus": "Completed",
             }
-        else:
+        elif sim.forced:
             state = sim.current or {"state": "Running", "startTime": iso(ready), "detailStatus": ""}
+        else:
+            observed = observe(record, name, ready, now)
+            view = {"restartCount": observed.restart_count, "currentState": observed.current}
+            if observed.previous:
+                view["previousState"] = observed.previous
+            extra = restart_events(observed, image) if self.emit_events else []
+            events = (_start_events(image, ready) if self.emit_events else []) + extra + sim.events
+            if events:
+                view["events"] = events
+            return view
         view = {"restartCount": sim.restart_count, "currentState": state}
         if sim.previous:
             view["previousState"] = sim.previous
@@ -448,14 +457,37 @@ class ArmState:
             view["events"] = events
         return view
 
+    def container_state(self, record: GroupRecord, name: str, now: float) -> dict[str, Any] | None:
+        """The currentState of a provisioned container: forced by a test, else from its program."""
+        sim = record.sim(name)
+        if sim.forced:
+            return sim.current
+        return observe(record, name, record.ready_at, now).current
+
+    def logs(self, record: GroupRecord, name: str, *, timestamps: bool = False) -> str:
+        """The current run's output (what ACI's logs API returns), or what a test set."""
+        sim = record.sim(name)
+        now = self.now()
+        if sim.logs or sim.forced or record.phase(now) in ("Pending", "Creating"):
+            lines = sim.logs.splitlines(keepends=True)
+            if timestamps:
+                stamps = sim.log_stamps + [record.ready_at] * (len(lines) - len(sim.log_stamps))
+                lines = [f"{log_stamp(stamp)} {line}" for stamp, line in zip(stamps, lines, strict=False)]
+            return "".join(lines)
+        if name in record.container_names(init=True):
+            observed = observe(record, name, record.ready_at - 0.5, record.ready_at - 0.1, policy="Never")
+        else:
+            observed = observe(record, name, record.ready_at, now)
+        return log_text(observed.logs, timestamps=timestamps)
+
     def group_state(self, record: GroupRecord, now: float) -> str:
         phase = record.phase(now)
         if phase in ("Pending", "Creating"):
             return "Pending"
         if phase == "Failed" and not record.containers_run_on_failure:
             return "Pending" if any(s.image_pull_failed for s in record.sims.values()) else "Failed"
-        states = [record.sim(n).current for n in record.container_names()]
-        if any(s is None or s["state"] == "Running" for s in states):
+        states = [self.container_state(record, n, now) for n in record.container_names()]
+        if any(s is None or s["state"] in ("Running", "Waiting") for s in states):
             return "Running"
         if all(s.get("exitCode") == 0 for s in states if s):
             return "Succeeded"

@@ -367,6 +367,44 @@ def _default_credential(settings: Settings) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)
 
 
+EMULATOR_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+EMULATOR_RESOURCE_GROUP = "aci-connector-rg"
+
+
+class EmulatorToken:
+    """The bearer token the ACI emulator accepts (it checks presence, like a front door, not a signature)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        import time
+
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("aci-emulator-local-token", int(time.time()) + 3600)
+
+
+def build_aci_client(settings: Settings, **options: Any) -> AciClient:
+    """A client from settings. No AZURE_SUBSCRIPTION_ID but ACI_EMULATOR_URL: the local ACI emulator
+    `make start` runs (its own subscription, a local token, its CA), never real Azure."""
+    if not settings["AZURE_SUBSCRIPTION_ID"] and settings["ACI_EMULATOR_URL"]:
+        return AciClient(
+            subscription_id=EMULATOR_SUBSCRIPTION,
+            resource_group=settings["ACI_RESOURCE_GROUP"] or EMULATOR_RESOURCE_GROUP,
+            region=settings.require("ACI_REGION"),
+            credential=EmulatorToken(),
+            base_url=settings["ACI_EMULATOR_URL"],
+            connection_verify=settings["ACI_EMULATOR_CA_FILE"] or True,
+            **options,
+        )
+    return AciClient(
+        subscription_id=settings.require("AZURE_SUBSCRIPTION_ID"),
+        resource_group=settings.require("ACI_RESOURCE_GROUP"),
+        region=settings.require("ACI_REGION"),
+        credential=_default_credential(settings),
+        base_url=settings["ARM_ENDPOINT"] or DEFAULT_ARM_ENDPOINT,
+        **options,
+    )
+
+
 def get_aci_client(settings: Settings | None = None) -> AciClient:
     """The process-wide client, built from settings on first use and reused by every invocation."""
     with _singleton_lock:
@@ -376,13 +414,7 @@ def get_aci_client(settings: Settings | None = None) -> AciClient:
                 from shared.config import get_settings
 
                 settings = get_settings()
-            client = AciClient(
-                subscription_id=settings.require("AZURE_SUBSCRIPTION_ID"),
-                resource_group=settings.require("ACI_RESOURCE_GROUP"),
-                region=settings.require("ACI_REGION"),
-                credential=_default_credential(settings),
-                base_url=settings["ARM_ENDPOINT"] or DEFAULT_ARM_ENDPOINT,
-            )
+            client = build_aci_client(settings)
             _singleton["client"] = client
         return client
 

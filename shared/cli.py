@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE, load_settings
-from shared.errors import ConfigError, InvalidMessage
+from shared.errors import ConfigError, ConnectorError, InvalidMessage
 from shared.messages import Message, PodRef, parse_message, pod_ref_from_manifest, trim_manifest
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
@@ -157,6 +157,50 @@ def _logs(args: argparse.Namespace, env: dict[str, str]) -> int:
     return EXIT_OK
 
 
+def _aci(env: dict[str, str]) -> Any:
+    """The ARM client the app would use (the ACI emulator when no AZURE_SUBSCRIPTION_ID), failing fast."""
+    from shared.aci import build_aci_client
+
+    # a person waits at the terminal: one try, short timeouts
+    return build_aci_client(load_settings(env), retries=0, connection_timeout=5.0, read_timeout=20.0)
+
+
+def _groups(args: argparse.Namespace, env: dict[str, str]) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared import views
+
+    client = _aci(env)
+    listed = list(client.list_groups())
+    chosen = listed if args.all else views.managed(listed)
+    with ThreadPoolExecutor(8) as pool:  # the list has no instanceView: GET each for state and restarts
+        full = [g for g in pool.map(lambda g: client.get(g["name"]) or g, chosen)]
+    if args.output == "json":
+        print(json.dumps(full, indent=2))
+        return EXIT_OK
+    if not full:
+        print(f"No container groups in resource group {client.resource_group}.")
+        return EXIT_OK
+    print(views.table([views.group_row(g) for g in sorted(full, key=lambda g: g.get("name", ""))]))
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, env: dict[str, str]) -> int:
+    from shared import views
+    from shared.tags import pod_key
+
+    namespace, _, name = args.pod.rpartition("/")
+    wanted = (namespace or "default", name)
+    client = _aci(env)
+    matches = [g for g in client.list_groups() if pod_key(g) == wanted or g.get("name") == args.pod]
+    if not matches:
+        raise CliError(f"no container group for pod {wanted[0]}/{wanted[1]} in {client.resource_group}", EXIT_FAILURE)
+    for index, group in enumerate(matches):
+        full = client.get(group["name"]) or group
+        print(("\n" if index else "") + (json.dumps(full, indent=2) if args.output == "json" else views.detail(full)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -191,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--limit", type=int, default=32, help="at most this many (Storage peeks 32 at most)")
+    groups = commands.add_parser("groups", help="list the connector's container groups (name, pod, OS, state, IP)")
+    groups.add_argument("--all", action="store_true", help="also groups this connector did not create")
+    status = commands.add_parser("status", help="one pod's container group in detail, with its events")
+    status.add_argument("pod", help="NAMESPACE/NAME of the pod (or a container group name)")
+    for sub in (groups, status):
+        sub.add_argument("-o", "--output", choices=("text", "json"), default="text")
     return parser
 
 
@@ -204,6 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _delete(args, env)
         if args.command == "logs":
             return _logs(args, env)
+        if args.command in ("groups", "status"):
+            try:
+                return (_groups if args.command == "groups" else _status)(args, env)
+            except ConnectorError as error:
+                print(f"error: ARM: {error}", file=sys.stderr)
+                return EXIT_FAILURE
         queue = {"peek": POD_EVENTS_QUEUE, "dead-letters": DEAD_LETTER_QUEUE, "poison": POISON_QUEUE}[args.command]
         return _peek(args, env, queue)
     except CliError as error:

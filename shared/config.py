@@ -163,6 +163,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Azure Resource Manager endpoint; change it for sovereign clouds.",
     ),
     Setting(
+        "ACI_EMULATOR_URL",
+        "",
+        _url,
+        "Used only when AZURE_SUBSCRIPTION_ID is empty: the ACI emulator (`python -m emulator`) the app talks to "
+        "instead of Azure. `make start` starts it here.",
+        example="https://127.0.0.1:7443",
+    ),
+    Setting("ACI_EMULATOR_CA_FILE", "", _text, "CA certificate file of ACI_EMULATOR_URL.", example=".emulator/ca.pem"),
+    Setting(
         "AZURE_CLIENT_ID",
         "",
         _text,

@@ -11,9 +11,9 @@ import yaml
 from functions.pod_events import pod_events
 from shared import cli, tags, worker
 from shared.config import reset_settings_cache
+from shared.localhost.queue import QueueHost
 from shared.naming import container_group_name
 from tests.fakes.connector_fixtures import make_pod
-from tests.hostsim import QueueHost
 
 
 def _write(tmp_path, pod) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from functions.pod_events import pod_events
 from shared import worker
+from shared.localhost.queue import QueueHost
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.reconcile_retry import RetryPolicy
@@ -18,7 +19,6 @@ from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, make_pod
-from tests.hostsim import QueueHost
 
 pytestmark = pytest.mark.timeout(90)
 

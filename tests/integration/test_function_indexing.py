@@ -94,3 +94,59 @@ def test_real_worker_indexer_reports_binding_errors(tmp_path):
     result = _run_worker_indexer(tmp_path)
     assert result.returncode == 1
     assert "error" in json.loads(result.stdout)
+
+
+_LOCAL_HOST_INDEX = """
+import json
+from shared.localhost.index import load_app
+print(json.dumps([{"name": s.name, "trigger": s.trigger, "outputs": list(s.outputs)} for s in load_app()]))
+"""
+
+
+def test_local_host_serves_exactly_what_the_real_worker_indexes():
+    """The local host (make start without Core Tools) cannot drift from what the host gets in Azure."""
+    from shared.config import SETTINGS, load_settings
+
+    result = _run_worker_indexer(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    indexed = {f["name"]: f["bindings"] for f in json.loads(result.stdout)["functions"]}
+    local = subprocess.run(
+        [sys.executable, "-c", _LOCAL_HOST_INDEX], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    served = {spec["name"]: spec for spec in json.loads(local.stdout)}
+    assert set(served) == set(indexed) == set(EXPECTED_TRIGGERS)
+    declared = {setting.name for setting in SETTINGS}
+    defaults = load_settings({}).values
+    for name, bindings in indexed.items():
+        trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
+        assert served[name]["trigger"] == trigger, name
+        assert served[name]["outputs"] == [b for b in bindings if b["direction"] == "OUT"], name
+        for binding in bindings:  # every setting a binding names is one the app declares
+            if "connection" in binding:
+                assert binding["connection"] in declared, (name, binding["connection"])
+            for value in binding.values():
+                if isinstance(value, str) and value.startswith("%") and value.endswith("%"):
+                    assert value.strip("%") in declared and defaults[value.strip("%")], (name, value)
+
+
+def test_local_host_schedule_and_routes_follow_the_bindings():
+    from shared.localhost.http import build_routes
+    from shared.localhost.index import FunctionSpec, resolve
+    from shared.localhost.timer import Schedule
+
+    functions = _in_process_functions()
+    reconcile = next(b for b in functions["reconcile"] if b["type"] == "timerTrigger")
+    schedule = Schedule(resolve(reconcile["schedule"], {"RECONCILE_SCHEDULE": "*/10 * * * * *"}, where="reconcile"))
+    from datetime import UTC, datetime
+
+    assert schedule.next_after(datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
+    specs = [
+        FunctionSpec(name, next(b for b in bindings if b["type"] == "httpTrigger"), (), print)
+        for name, bindings in functions.items()
+        if any(b["type"] == "httpTrigger" for b in bindings)
+    ]
+    routes = {route.spec.name: route for route in build_routes(specs, "api")}
+    assert routes["capacity"].pattern.match("/api/capacity").groupdict() == {"node": None}
+    assert routes["capacity"].pattern.match("/api/capacity/aci-connector-linux")["node"] == "aci-connector-linux"
+    assert routes["capacity"].auth_level == "function" and routes["capacity"].methods == ("GET",)
+    assert routes["audit"].auth_level == "anonymous" and not routes["audit"].pattern.match("/api/audit/x")

@@ -1,40 +1,238 @@
-"""`make start` without Core Tools: everything else is prepared, then a precise message and exit 1, never a hang."""
+"""`make start` on a machine without Core Tools: Azurite, the ACI emulator and the local host, stopped by Ctrl-C.
+
+Runs scripts/start.sh (what `make start` runs) in a copy of the app with `func` absent from
+PATH, on free ports, exactly as a new user would: the README's quick start (capacity
+answers, a submitted pod's group is Running), then Ctrl-C or a killed launcher must leave
+no process behind.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+import requests
+
+from shared.queue import AZURITE_ACCOUNT, AZURITE_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
+APP_FILES = (
+    "function_app.py",
+    "host.json",
+    "local.settings.json.example",
+    "functions",
+    "shared",
+    "emulator",
+    "scripts",
+)
 
 
-def test_start_without_func_says_how_to_install_it(tmp_path):
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("scripts", "local.settings.json.example"):
+    for name in APP_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, project / name)
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, project / name)
+    shutil.copytree(ROOT / "docs" / "examples", project / "docs" / "examples")
+    for link in (".venv", "node_modules"):
+        (project / link).symlink_to(ROOT / link)
+    return project
+
+
+def _tools(tmp_path: Path) -> Path:
+    """A PATH with what start.sh and Azurite need, and no `func`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "cp", "dirname", "env", "mkdir", "cat"):
+    for tool in ("bash", "cp", "dirname", "env", "node", "cat", "mkdir"):
         found = shutil.which(tool)
         assert found, tool
         (bin_dir / tool).symlink_to(found)
+    return bin_dir
+
+
+def _environment(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    blob, queue, table, emulator, http = _free_ports(5)
+    storage = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{blob}/{AZURITE_ACCOUNT};QueueEndpoint=http://127.0.0.1:{queue}/"
+        f"{AZURITE_ACCOUNT};TableEndpoint=http://127.0.0.1:{table}/{AZURITE_ACCOUNT};"
+    )
+    env = {
+        "PATH": str(_tools(tmp_path)),
+        "HOME": str(tmp_path),
+        "AzureWebJobsStorage": storage,
+        "ACI_EMULATOR_URL": f"https://127.0.0.1:{emulator}",
+    }
+    return env, {"queue": queue, "emulator": emulator, "http": http}
+
+
+class Started:
+    def __init__(self, project: Path, env: dict[str, str], http_port: int, log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            ["bash", "scripts/start.sh", "--port", str(http_port)],
+            cwd=project,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_for(self, text: str, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            output = self.log.read_text(errors="replace")
+            if text in output:
+                return output
+            if self.process.poll() is not None:
+                raise AssertionError(f"make start exited with {self.process.returncode}:\n{output}")
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not printed within {timeout} s:\n{self.log.read_text(errors='replace')}")
+
+    def group_pids(self) -> set[int]:
+        found = subprocess.run(["pgrep", "-s", str(self.process.pid)], capture_output=True, text=True, check=False)
+        return {int(pid) for pid in found.stdout.split()}
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        alive.add(pid)
+    return alive
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_gone(pids: set[int], ports: dict[str, int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (_alive(pids) or any(_listening(p) for p in ports.values())):
+        time.sleep(0.2)
+    assert not _alive(pids), f"left running: {_alive(pids)}"
+    assert not [name for name, port in ports.items() if _listening(port)]
+
+
+def _cli(project: Path, env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        ["bash", str(project / "scripts" / "start.sh")],
-        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        [sys.executable, "-m", "shared.cli", *args],
+        check=False,
+        cwd=project,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=30,
-        check=False,
+        timeout=60,
     )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_quick_start_without_core_tools_then_ctrl_c_leaves_nothing(tmp_path):
+    project = _project(tmp_path)
+    env, ports = _environment(tmp_path)
+    started = Started(project, env, ports["http"], tmp_path / "start.log")
+    try:
+        output = started.wait_for("Host started")
+        assert (project / "local.settings.json").read_text() == (ROOT / "local.settings.json.example").read_text()
+        for line in ("Azurite ", "ACI emulator https://127.0.0.1:", "standalone mode", "Functions:"):
+            assert line in output
+        for name, trigger in (
+            ("pod_events", "queueTrigger"),
+            ("capacity", f"[GET] http://localhost:{ports['http']}/api/capacity/{{node?}}"),
+            ("audit", "[POST]"),
+            ("arm_events", "eventGridTrigger"),
+            ("reconcile", "timerTrigger"),
+        ):
+            assert f"{name}: {trigger}" in output
+        answer = requests.get(f"http://127.0.0.1:{ports['http']}/api/capacity", timeout=30)
+        assert answer.status_code == 200 and answer.json()["mode"] == "standalone"
+
+        cli_env = {**os.environ, **{k: v for k, v in env.items() if k != "PATH"}}
+        assert "queued upsert default/hello-aci" in _cli(
+            project, cli_env, "submit", "-f", "docs/examples/standalone-pod.yaml"
+        )
+        deadline = time.monotonic() + 30  # the README promises Running within 30 s
+        table = ""
+        while time.monotonic() < deadline and " Running " not in table:
+            table = _cli(project, cli_env, "groups")
+            time.sleep(0.5)
+        assert "default/hello-aci" in table and " Running " in table and "Linux" in table, table
+        status = _cli(project, cli_env, "status", "default/hello-aci")
+        assert "State:         Running" in status and "Started container" in status
+        assert "Executed 'Functions.pod_events' (Succeeded" in started.log.read_text()
+
+        pids = started.group_pids()
+        assert len(pids) >= 3  # launcher, Azurite, emulator
+        os.killpg(started.process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        started.process.wait(timeout=60)
+        _wait_gone(pids, ports)
+    finally:
+        if started.process.poll() is None:
+            os.killpg(started.process.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_killed_launcher_takes_its_services_with_it(tmp_path):
+    """Even SIGKILL, which runs no cleanup: Azurite and the emulator die with the launcher."""
+    project = _project(tmp_path)
+    env, ports = _environment(tmp_path)
+    started = Started(project, env, ports["http"], tmp_path / "start.log")
+    try:
+        started.wait_for("Host started")
+        pids = started.group_pids()
+        started.process.kill()
+        started.process.wait(timeout=30)
+        _wait_gone(pids, ports)
+    finally:
+        if started.process.poll() is None:
+            os.killpg(started.process.pid, signal.SIGKILL)
+
+
+def test_a_busy_emulator_port_is_named(tmp_path):
+    project = _project(tmp_path)
+    env, ports = _environment(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ports["emulator"]))
+        busy.listen()
+        result = subprocess.run(
+            ["bash", "scripts/start.sh", "--port", str(ports["http"])],
+            check=False,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     assert result.returncode == 1
-    assert "Azure Functions Core Tools" in result.stderr
-    assert "npm install --global azure-functions-core-tools@4" in result.stderr
-    assert (project / "local.settings.json").read_text() == (ROOT / "local.settings.json.example").read_text()
-    assert not os.path.exists(project / ".azurite")  # nothing was left running
+    assert f"127.0.0.1:{ports['emulator']} is already in use" in result.stderr
+    assert "ACI_EMULATOR_URL" in result.stderr
+    assert not _listening(ports["queue"])  # Azurite, started first, was stopped again

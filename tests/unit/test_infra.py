@@ -32,6 +32,8 @@ NOT_IN_BICEP: dict[str, str] = {
     "AZURE_CLIENT_SECRET": "the app reaches ARM with its managed identity (AZURE_CLIENT_ID); a client secret "
     "would be a long-lived credential in app settings",
     "AZURE_CLIENT_KEY": "the 2017 connector's name for the same client secret: not used with a managed identity",
+    "ACI_EMULATOR_URL": "the local ACI emulator, used only without AZURE_SUBSCRIPTION_ID (never in Azure)",
+    "ACI_EMULATOR_CA_FILE": "the local ACI emulator's CA file (never in Azure)",
 }
 HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsStorage__accountName": "host Storage through the managed identity",
