@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "function_app.py").exists():
         print("error: run from the app folder (no function_app.py here)", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM stop everything, even when started from a shell that ignores SIGINT in the background
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         host_section = prepare(root, args)
         port = args.port or int(host_section.get("LocalHttpPort") or 7071)
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("\nStopping: the host, the ACI emulator and Azurite (what this command started).", flush=True)
         return 0
     finally:
         stop_children()

@@ -38,6 +38,7 @@ def test_pod_lifecycle_through_relay_queue_worker_and_reconciler(
     app_env, kube_api, kube, arm, aci_adapter, queue_store, monkeypatch
 ):
     monkeypatch.setattr(worker, "DELETE_RECHECK_DELAY", 0.5)
+    arm.timing.creating = 3600  # ACI keeps creating until the test says make_ready: no race with the clock
     ctx = Context(settings=app_env, aci=aci_adapter, queue=queue_store, kube=kube)
     reconciler = Reconciler(
         ctx,
