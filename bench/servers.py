@@ -27,11 +27,12 @@ class Spawned:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def spawn(module: str, *args: str, extra_lines: int = 0) -> Spawned:
-    """Run `python -m module --port 0 ...`; its first stdout line is its base URL."""
+def spawn(module: str, *args: str, extra_lines: int = 0, stdin: bool = False) -> Spawned:
+    """Run `python -m module --port 0 ...`; its first stdout line is its base URL. `stdin`: a pipe to command it."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         cwd=ROOT,
+        stdin=subprocess.PIPE if stdin else None,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,

@@ -44,7 +44,8 @@ class RelayConfig:
     watch_timeout_seconds: int = 300
     flush_seconds: float = 10.0
     """Bounded flush at SIGTERM: keep it under the pod's terminationGracePeriodSeconds (30 by default)."""
-    send_workers: int = 4
+    send_workers: int = 32
+    """Queue writes in flight at once (never two for one pod); see docs/performance.md for the choice."""
     send_max_backoff: float = 5.0
     watch_max_backoff: float = 30.0
     kubelet: KubeletConfig | None = None
