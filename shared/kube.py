@@ -162,11 +162,28 @@ class KubeClient:
             if not token:
                 return pods, version
 
-    def patch_pod_status(self, namespace: str, name: str, uid: str | None, status: dict[str, Any]) -> dict[str, Any]:
-        """Replace what we own of the status. The uid in the patch makes a re-created pod refuse it."""
+    def patch_pod_status(
+        self,
+        namespace: str,
+        name: str,
+        uid: str | None,
+        status: dict[str, Any],
+        *,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Replace what we own of the status. The uid in the patch makes a re-created pod refuse it.
+
+        `annotations` are merged in by the same write: the pods/status subresource keeps the spec but
+        takes metadata labels and annotations (as kube-apiserver does), so no second write is needed.
+        """
         body: dict[str, Any] = {"status": status}
+        metadata: dict[str, Any] = {}
         if uid:
-            body["metadata"] = {"uid": uid}
+            metadata["uid"] = uid
+        if annotations:
+            metadata["annotations"] = annotations
+        if metadata:
+            body["metadata"] = metadata
         return self.request("PATCH", _pod_path(namespace, name) + "/status", body=body, content_type=MERGE_PATCH)
 
     def delete_pod_now(self, namespace: str, name: str, uid: str | None) -> bool:

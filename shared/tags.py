@@ -25,6 +25,14 @@ TAG_UID = "k8s-pod-uid"
 TAG_NODE = "k8s-node-name"
 TAG_CREATED = "k8s-pod-created"
 
+SPEC_HASH_ANNOTATION = "aci-connector.io/spec-hash"
+"""Pod annotation, written with the status after a PUT: the spec-hash tag of the group built for this pod.
+
+A repeat upsert whose translation hashes the same is then known to be a no-op from the pod alone, without an
+ARM read (a relay restart re-announces every pod). Written by the connector, so never relayed as a change."""
+CONNECTOR_ANNOTATIONS = frozenset({SPEC_HASH_ANNOTATION})
+"""Pod annotations the connector itself writes: the relay ignores changes to them (no self-inflicted messages)."""
+
 RESERVED_TAGS = frozenset({TAG_OWNER, TAG_MODE, TAG_NAMESPACE, TAG_NAME, TAG_UID, TAG_NODE, TAG_CREATED})
 """Keys custom tags from annotations may not override."""
 MAX_TAGS = 50

@@ -161,6 +161,10 @@ def _on_our_node(pod: dict[str, Any], settings: Settings) -> bool:
     return (pod.get("spec") or {}).get("nodeName") in settings.node_names.values()
 
 
+def _annotations(pod: dict[str, Any]) -> dict[str, str]:
+    return (pod.get("metadata") or {}).get("annotations") or {}
+
+
 def _tags(group: dict[str, Any]) -> dict[str, str]:
     return group.get("tags") or {}
 
@@ -193,6 +197,11 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     secrets, config_maps = _fetch_references(pod, ctx)
     translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
     body = with_spec_hash(translation.body)
+    built = {tags.SPEC_HASH_ANNOTATION: body["tags"][SPEC_HASH_TAG]}
+    if _annotations(pod).get(tags.SPEC_HASH_ANNOTATION) == built[tags.SPEC_HASH_ANNOTATION]:
+        # We PUT this very spec for this pod incarnation and said so on the pod: no ARM read needed (a relay
+        # restart re-announces every pod). A group deleted behind our back is the reconciler's: its list sees it.
+        return Outcome("unchanged", "the pod records that its group was built from this spec", group=name)
     existing = ctx.aci.get(name)
     if existing is not None:
         owner_uid = _tags(existing).get(tags.TAG_UID) if tags.is_managed(existing) else None
@@ -201,6 +210,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
                 f"container group {name} exists and belongs to {owner_uid or 'something else'}, not pod uid {_uid(pod)}"
             )
         if _same_spec(existing, body):
+            _patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
             return Outcome("unchanged", "group already matches the pod", group=name)
     accepted = ctx.aci.begin_create_or_update(name, body)
     log_with(log, logging.INFO, "container group accepted by ARM", fields=subject_fields(pod, group=name))
@@ -215,7 +225,9 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note
     if status_differs(current.get("status") or {}, status):
-        _patch_status(ctx, pod, status)
+        _patch_status(ctx, pod, status, annotations=built)
+    elif _annotations(current).get(tags.SPEC_HASH_ANNOTATION) != built[tags.SPEC_HASH_ANNOTATION]:
+        _patch_status(ctx, pod, None, annotations=built)
     if existing is None:
         _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
         publish_pod_transition("scheduled", pod, group_name=name)
@@ -322,17 +334,24 @@ def _note_waiting(message: Message, ctx: Context, text: str) -> None:
         log_with(log, logging.INFO, "could not note the wait on the pod: %s", error, fields=_fields(message))
 
 
-def _patch_status(ctx: Context, pod: dict[str, Any], status: dict[str, Any]) -> bool:
-    """Patch this incarnation's status; a pod deleted or re-created meanwhile refuses it, and that is fine."""
+def _patch_status(
+    ctx: Context, pod: dict[str, Any], status: dict[str, Any] | None, *, annotations: dict[str, str] | None = None
+) -> bool:
+    """Patch this incarnation's status (None: leave it) and our annotations in one write.
+
+    A pod deleted or re-created meanwhile refuses it (uid precondition), and that is fine.
+    """
     from shared.kube import Conflict, NotFound
 
     try:
-        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status)
+        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status or {}, annotations=annotations)
     except (Conflict, NotFound) as error:
         log_with(
             log, logging.INFO, "status not patched, the pod changed meanwhile: %s", error, fields=subject_fields(pod)
         )
         return False
+    if not status:
+        return True
     transition = transition_for(pod.get("status"), {**(pod.get("status") or {}), **status})
     if transition:
         publish_pod_transition(

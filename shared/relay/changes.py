@@ -1,9 +1,10 @@
 """Which pod changes deserve a message: the pure decision core of the relay.
 
 The relay remembers, per pod on its node, a fingerprint of what the worker acts
-on (uid, spec, deletionTimestamp). A watch event or a relist entry whose
-fingerprint is unchanged is a status-only change (for instance the connector's
-own status patch) and is not relayed: relaying it would feed the worker's own
+on (uid, spec, deletionTimestamp, annotations but the connector's own). A watch
+event or a relist entry whose fingerprint is unchanged is a status-only change
+(for instance the connector's own status patch, which also carries its
+spec-hash annotation) and is not relayed: relaying it would feed the worker's own
 writes back to it in a loop. resourceVersion changes on every write, status
 included, so it cannot serve; spec hashing works on every Kubernetes version
 (pod metadata.generation only tracks spec changes from 1.33 on).
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.messages import Message, PodRef, delete, upsert
+from shared.tags import CONNECTOR_ANNOTATIONS
 
 SOURCE = "watch"
 
@@ -46,9 +48,16 @@ def message_key(message: Message) -> MessageKey:
 
 
 def fingerprint(pod: dict[str, Any]) -> str:
-    """A digest of what the worker acts on; status, labels and resourceVersion are deliberately left out."""
+    """A digest of what the worker acts on: spec (node binding included), deletion, and annotations (they
+    choose ACI options) except the connector's own. Status, labels and resourceVersion are left out: the
+    group is built from none of them, and the connector's status patches must not come back as messages."""
     metadata = pod.get("metadata") or {}
-    relevant = {"spec": pod.get("spec"), "deletionTimestamp": metadata.get("deletionTimestamp")}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in CONNECTOR_ANNOTATIONS}
+    relevant = {
+        "spec": pod.get("spec"),
+        "deletionTimestamp": metadata.get("deletionTimestamp"),
+        "annotations": annotations,
+    }
     encoded = json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.blake2b(encoded, digest_size=12).hexdigest()
 

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from shared import tags
 from shared.config import POD_EVENTS_QUEUE
 from shared.kube import KubeClient
 from shared.messages import Message, parse_message
 from shared.queue import QueueStore
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
+from shared.worker import process_message
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -113,6 +115,20 @@ def test_pod_lifecycle_gives_one_message_per_change_in_order(kube_api, queue_sto
     versions = [int(m.resource_version or 0) for m in messages]
     assert versions == sorted(versions)
     assert relay.metrics.get("events_ignored") >= 1  # the status patch was seen and not relayed
+
+
+def test_the_workers_own_writes_never_come_back_as_messages(kube_api, queue_store, relay_factory, worker_context):
+    """Invariant: the worker's status patch (with its spec-hash annotation) is a watch MODIFIED event the relay
+    sees and drops; only a user's change is relayed again."""
+    relay = relay_factory()
+    kube_api.create(pod_manifest("web"))
+    [message] = drain(queue_store, 1, settle=0.0)
+    assert process_message(message.to_text(), context=worker_context).action == "created"
+    assert tags.SPEC_HASH_ANNOTATION in kube_api.get("pods", "default", "web")["metadata"]["annotations"]
+    wait_for(lambda: relay.metrics.get("events_seen") >= 2)  # the worker's write reached the relay...
+    assert relay.metrics.get("events_ignored") == 1 and drain(queue_store, 0, timeout=1.0) == []  # ...and died there
+    kube_api.patch("pods", "default", "web", {"metadata": {"annotations": {"virtual-kubelet.io/priority": "Spot"}}})
+    assert summary(drain(queue_store, 1)) == [("upsert", "web")]
 
 
 def test_burst_for_one_pod_is_sent_at_once_then_merged_into_one_trailing_message(kube_api, queue_store, relay_factory):

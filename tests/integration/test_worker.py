@@ -77,6 +77,37 @@ def test_duplicate_delivery_puts_once(kube_api, arm, worker_context):
     assert arm.counts["put"] == 1
 
 
+def test_repeat_upsert_is_answered_from_the_pod_without_an_arm_read(kube_api, arm, worker_context):
+    """A relay restart re-announces every pod: the spec-hash annotation written with the status makes each
+    repeat cost one pod GET and no ARM read; a changed spec still reaches ARM."""
+    pod = _create(kube_api, make_pod())
+    assert process_message(_upsert_text(pod), context=worker_context).action == "created"
+    stored = kube_api.get("pods", "default", "web")
+    digest = stored["metadata"]["annotations"][tags.SPEC_HASH_ANNOTATION]
+    assert digest == arm.group(container_group_name(pod)).spec["tags"]["aci-connector-spec"]
+    reads = arm.counts["get"]
+    assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"
+    assert (arm.counts["get"], arm.counts["put"]) == (reads, 1)
+    changed = kube_api.get("pods", "default", "web")
+    changed["spec"]["containers"][0]["image"] = "nginx:1.28"  # one of the few mutable pod fields
+    kube_api.update(changed)
+    assert process_message(_upsert_text(pod), context=worker_context).action == "updated"
+    assert (arm.counts["get"], arm.counts["put"]) == (reads + 1, 2)
+    updated = kube_api.get("pods", "default", "web")["metadata"]["annotations"][tags.SPEC_HASH_ANNOTATION]
+    assert updated == arm.group(container_group_name(pod)).spec["tags"]["aci-connector-spec"] != digest
+
+
+def test_a_pod_without_the_annotation_gets_it_once_its_group_is_found_unchanged(kube_api, arm, worker_context):
+    pod = _create(kube_api, make_pod())
+    process_message(_upsert_text(pod), context=worker_context)
+    kube_api.patch("pods", "default", "web", {"metadata": {"annotations": {tags.SPEC_HASH_ANNOTATION: None}}})
+    assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"  # asked ARM
+    reads = arm.counts["get"]
+    assert tags.SPEC_HASH_ANNOTATION in kube_api.get("pods", "default", "web")["metadata"]["annotations"]
+    assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"
+    assert arm.counts["get"] == reads
+
+
 def test_concurrent_upserts_leave_one_group(kube_api, arm, worker_context):
     pod = _create(kube_api, make_pod())
     outcomes: list = []

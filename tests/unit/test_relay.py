@@ -17,6 +17,7 @@ from shared.relay.backoff import Backoff
 from shared.relay.coalesce import Coalescer
 from shared.relay.metrics import Metrics
 from shared.relay.sender import Sender
+from shared.tags import SPEC_HASH_ANNOTATION
 
 
 def pod(name: str, *, uid: str = "u1", rv: str = "1", image: str = "nginx", deleting: bool = False) -> dict[str, Any]:
@@ -40,6 +41,18 @@ def test_status_only_and_resource_version_only_changes_are_not_relayed():
     assert changes.on_present(known, pod("a", rv="4", image="nginx:2", deleting=True)).op == "delete"  # type: ignore[union-attr]
     assert changes.on_deleted(known, pod("a", rv="5", deleting=True)).op == "delete"
     assert known == {}
+
+
+def test_the_connectors_own_status_and_annotation_writes_are_not_relayed_but_a_users_annotation_is():
+    known: dict = {}
+    changes.on_present(known, pod("a"))
+    ours = pod("a", rv="2")
+    ours["status"] = {"phase": "Running"}
+    ours["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: "0123456789abcdef"}
+    assert changes.on_present(known, ours) is None
+    users = pod("a", rv="3")
+    users["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: "0123456789abcdef", "virtual-kubelet.io/priority": "Spot"}
+    assert changes.on_present(known, users).op == "upsert"  # type: ignore[union-attr]
 
 
 def test_relist_diff_relays_only_differences():
