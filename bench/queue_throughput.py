@@ -161,6 +161,8 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
     queue stayed empty for 3 s (what the connector's own writes would feed back has arrived by then). Then
     the relay is restarted (it relists and re-announces every pod) and the same counts are totalled.
     """
+    from tests.hostsim import QueueHost
+
     from functions.pod_events import pod_events
     from shared.aci import set_aci_client
     from shared.config import POD_EVENTS_QUEUE, reset_settings_cache
@@ -171,7 +173,6 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
     from tests.fakes.arm_fixtures import adapter_for
     from tests.fakes.azurite_fixtures import Azurite
     from tests.fakes.connector_fixtures import NODE, kube_client_for, make_pod
-    from tests.hostsim import QueueHost
 
     azurite = Azurite().start()
     kube_server = spawn("tests.fakes.kube_api")
