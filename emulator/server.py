@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.clock import Clock, ManualClock, RealClock
+from emulator.exec import ExecBridge, ExecError
 from emulator.state import (
     ArmState,
     Faults,
@@ -51,6 +52,13 @@ _API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _SEG = r"([^/]+)"
 _PROVIDER = r"/providers/microsoft\.containerinstance"
 _ROUTES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "exec",
+        re.compile(
+            rf"^/subscriptions/{_SEG}/resourcegroups/{_SEG}{_PROVIDER}/containergroups/{_SEG}/containers/{_SEG}/exec$",
+            re.I,
+        ),
+    ),
     (
         "logs",
         re.compile(
@@ -106,7 +114,10 @@ def _error(err: ArmError, headers: dict[str, str] | None = None) -> web.Response
 class ArmApp:
     """The aiohttp side: one catch-all handler that routes like ARM (case-insensitive segments)."""
 
-    def __init__(self, state: ArmState, counts: Counter[str], base_url: Callable[[], str]) -> None:
+    def __init__(
+        self, state: ArmState, counts: Counter[str], base_url: Callable[[], str], exec_bridge: ExecBridge | None = None
+    ) -> None:
+        self.exec = exec_bridge or ExecBridge()
         self.state = state
         self.counts = counts
         self.base_url = base_url
@@ -117,6 +128,8 @@ class ArmApp:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/exec/"):  # the exec bridge's WebSocket (its own host at ACI)
+            return await self.exec.websocket(request)
         found = _route(request.path)
         if found is None:
             return _error(ArmError(404, "InvalidResourceType", f"The resource type of '{request.path}' is not known."))
@@ -228,6 +241,7 @@ class ArmApp:
             ("asyncop", "GET"): self._asyncop,
             ("opresult", "GET"): self._opresult,
             ("logs", "GET"): self._logs,
+            ("exec", "POST"): self._exec,
             ("usages", "GET"): self._usages,
             ("capabilities", "GET"): self._capabilities,
         }
@@ -388,6 +402,32 @@ class ArmApp:
             lines = lines[-int(tail) :] if int(tail) else []
         return _json(200, {"content": "".join(lines)})
 
+    async def _exec(self, request: web.Request, groups: tuple[str, ...], headers: dict[str, str]) -> web.Response:
+        subscription, resource_group, name, container = groups
+        resource_group = self._check_resource_group(subscription, resource_group)
+        record = self.state.get(subscription, resource_group, name)
+        if record is None:
+            raise self._not_found(resource_group, name)
+        if container not in record.container_names():
+            raise ArmError(
+                404, "ContainerNotFound", f"The container '{container}' does not exist in container group '{name}'."
+            )
+        current = record.sim(container).current or {}
+        if record.phase(self.state.now()) != "Succeeded" or current.get("state") == "Terminated":
+            raise ArmError(
+                409,
+                "ContainerGroupNotRunning",
+                f"The container '{container}' in container group '{name}' is not running.",
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        try:
+            return _json(200, self.exec.create(name, container, body, self.base_url()))
+        except ExecError as error:
+            raise ArmError(400, "InvalidRequestContent", str(error)) from None
+
     # ---- location resources
 
     def _check_location(self, location: str) -> None:
@@ -460,6 +500,8 @@ class ArmServer:
         if timing is not None:
             self.state.timing = timing
         self.counts: Counter[str] = Counter()
+        self.exec = ExecBridge()
+        """Exec sessions handed out and the commands they ran."""
         self.url = ""
         self.ca_pem_path: str | None = None
         self._ca_file = ca_file
@@ -539,7 +581,7 @@ class ArmServer:
         self._loop.run_forever()
 
     async def _serve(self, ssl_context: ssl.SSLContext | None) -> int:
-        app = ArmApp(self.state, self.counts, lambda: self.url).build()
+        app = ArmApp(self.state, self.counts, lambda: self.url, self.exec).build()
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)

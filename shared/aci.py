@@ -203,6 +203,11 @@ class AciClient:
         self._sdk: Any = None
         self._lock = threading.Lock()
 
+    @property
+    def connection_verify(self) -> bool | str:
+        """TLS verification for ARM (True or a CA file): the exec bridge's WebSocket is checked the same way."""
+        return self._verify
+
     # ---- plumbing
 
     def _client(self) -> Any:

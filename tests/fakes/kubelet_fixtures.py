@@ -75,6 +75,7 @@ def kubelet(kube_api: Any, kube: Any, arm: Any, aci_adapter: Any, tmp_path: Any)
     ground = KubeletGround(server, kube_api, arm, aci_adapter, ("", ""), ca)
     ground.cert = ground.client_cert(APISERVER_USER, tmp_path=tmp_path)
     kube_api.reviews.grant(APISERVER_USER, "get", "nodes/proxy")
+    kube_api.reviews.grant(APISERVER_USER, "create", "nodes/proxy")
     kube_api.reviews.grant(APISERVER_USER, "get", "nodes/stats")
     kube_api.reviews.grant(APISERVER_USER, "get", "nodes/metrics")
     try:

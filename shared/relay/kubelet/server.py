@@ -24,6 +24,7 @@ from shared.relay.kubelet.auth import Gate, forbidden_message, request_attribute
 from shared.relay.kubelet.budget import ReadBudget
 from shared.relay.kubelet.config import KubeletConfig
 from shared.relay.kubelet.containerlogs import LogSource, container_logs
+from shared.relay.kubelet.exec import ExecBridge
 from shared.relay.kubelet.pods import text_error
 from shared.relay.kubelet.tls import certificate_identity, client_ca_file, server_context, serving_files
 
@@ -79,6 +80,18 @@ class KubeletServer:
             return web.json_response(body)
 
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", logs)
+        bridge = ExecBridge(node, self.kube, self.aci)
+
+        async def exec_(request: web.Request) -> web.StreamResponse:
+            return await bridge.handle(request)
+
+        async def attach(request: web.Request) -> web.StreamResponse:
+            return await bridge.handle(request, attach=True)
+
+        for name, handler in (("exec", exec_), ("attach", attach)):
+            for pattern in ("/{namespace}/{pod}/{container}", "/{namespace}/{pod}/{uid}/{container}"):
+                app.router.add_route("GET", f"/{name}{pattern}", handler)
+                app.router.add_route("POST", f"/{name}{pattern}", handler)
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/pods", pods)
         app.router.add_get("/pods/", pods)
