@@ -31,6 +31,7 @@ from aiohttp import web
 
 from emulator.clock import Clock, ManualClock, RealClock
 from emulator.exec import ExecBridge, ExecError
+from emulator.metrics import MetricsStore, get_batch
 from emulator.state import (
     ArmState,
     Faults,
@@ -115,9 +116,15 @@ class ArmApp:
     """The aiohttp side: one catch-all handler that routes like ARM (case-insensitive segments)."""
 
     def __init__(
-        self, state: ArmState, counts: Counter[str], base_url: Callable[[], str], exec_bridge: ExecBridge | None = None
+        self,
+        state: ArmState,
+        counts: Counter[str],
+        base_url: Callable[[], str],
+        exec_bridge: ExecBridge | None = None,
+        metrics: MetricsStore | None = None,
     ) -> None:
         self.exec = exec_bridge or ExecBridge()
+        self.metrics = metrics or MetricsStore()
         self.state = state
         self.counts = counts
         self.base_url = base_url
@@ -130,6 +137,12 @@ class ArmApp:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/exec/"):  # the exec bridge's WebSocket (its own host at ACI)
             return await self.exec.websocket(request)
+        if request.path.endswith("/metrics:getBatch") and request.method == "POST":  # Azure Monitor, not ARM
+            try:
+                self._check_auth(request)
+            except ArmError as err:
+                return _error(err)
+            return await get_batch(request, self.metrics, self.state.now(), self.state.location)
         found = _route(request.path)
         if found is None:
             return _error(ArmError(404, "InvalidResourceType", f"The resource type of '{request.path}' is not known."))
@@ -502,6 +515,8 @@ class ArmServer:
         self.counts: Counter[str] = Counter()
         self.exec = ExecBridge()
         """Exec sessions handed out and the commands they ran."""
+        self.metrics = MetricsStore()
+        """CPU/memory per container served by the batch metrics API (`set_metrics`)."""
         self.url = ""
         self.ca_pem_path: str | None = None
         self._ca_file = ca_file
@@ -581,7 +596,7 @@ class ArmServer:
         self._loop.run_forever()
 
     async def _serve(self, ssl_context: ssl.SSLContext | None) -> int:
-        app = ArmApp(self.state, self.counts, lambda: self.url, self.exec).build()
+        app = ArmApp(self.state, self.counts, lambda: self.url, self.exec, self.metrics).build()
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)

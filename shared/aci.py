@@ -208,6 +208,11 @@ class AciClient:
         """TLS verification for ARM (True or a CA file): the exec bridge's WebSocket is checked the same way."""
         return self._verify
 
+    @property
+    def credential(self) -> Any:
+        """The Azure credential, reused for Azure Monitor metrics (same identity, another audience)."""
+        return self._credential
+
     # ---- plumbing
 
     def _client(self) -> Any:

@@ -78,6 +78,8 @@ def kubelet_config(settings: Settings) -> KubeletConfig | None:
         client_ca=settings["RELAY_KUBELET_CLIENT_CA"],
         arm_reads_per_minute=settings["RELAY_KUBELET_ARM_READS_PER_MINUTE"],
         log_poll_seconds=settings["RELAY_KUBELET_LOG_POLL_SECONDS"],
+        stats_seconds=settings["RELAY_KUBELET_STATS_SECONDS"],
+        metrics_endpoint=settings["AZURE_METRICS_ENDPOINT"],
     )
 
 

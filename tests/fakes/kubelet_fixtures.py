@@ -68,7 +68,13 @@ def kubelet(kube_api: Any, kube: Any, arm: Any, aci_adapter: Any, tmp_path: Any)
     ca_file = tmp_path / "cluster-ca.crt"
     ca.cert_pem.write_to_path(str(ca_file))
     config = KubeletConfig(
-        nodes=(NODE,), port=0, host="127.0.0.1", address="127.0.0.1", client_ca=str(ca_file), log_poll_seconds=0.05
+        nodes=(NODE,),
+        port=0,
+        host="127.0.0.1",
+        address="127.0.0.1",
+        client_ca=str(ca_file),
+        log_poll_seconds=0.05,
+        metrics_endpoint=arm.url,
     )
     server = KubeletServer(config, kube, aci_adapter)
     server.start()

@@ -17,3 +17,7 @@ class KubeletConfig:
     client_ca: str = ""
     arm_reads_per_minute: int = 120
     log_poll_seconds: float = 2.0
+    stats_seconds: int = 60
+    """How long one round of Azure Monitor metrics serves every scrape."""
+    metrics_endpoint: str = ""
+    """Azure Monitor's regional metrics endpoint; empty: https://<region>.metrics.monitor.azure.com."""

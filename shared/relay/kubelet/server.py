@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,8 @@ from shared.relay.kubelet.config import KubeletConfig
 from shared.relay.kubelet.containerlogs import LogSource, container_logs
 from shared.relay.kubelet.exec import ExecBridge
 from shared.relay.kubelet.pods import text_error
+from shared.relay.kubelet.stats import Key, MonitorMetrics, Snapshot, StatsCache, Usage
+from shared.relay.kubelet.summary import resource_metrics, stats_summary
 from shared.relay.kubelet.tls import certificate_identity, client_ca_file, server_context, serving_files
 
 log = logging.getLogger("aci_connector.relay.kubelet")
@@ -49,6 +52,8 @@ class KubeletServer:
         self.aci = aci
         self.gate = Gate(kube)
         self.budget = ReadBudget(config.arm_reads_per_minute)
+        self.started = datetime.now(UTC)
+        self.stats = StatsCache(kube, config.nodes, self._metrics_source(), refresh=config.stats_seconds)
         self.ports: dict[str, int] = {}
         self.cert_file = ""
         """The serving certificate (PEM file): clients that want to verify it can trust this file."""
@@ -61,6 +66,24 @@ class KubeletServer:
 
     def port_for(self, index: int) -> int:
         return 0 if self.config.port == 0 else self.config.port + index
+
+    def _metrics_source(self) -> Callable[[list[str]], dict[Key, Usage]]:
+        metrics = MonitorMetrics(
+            endpoint=self.config.metrics_endpoint or f"https://{self.aci.region}.metrics.monitor.azure.com",
+            credential=self.aci.credential,
+            subscription_id=self.aci.subscription_id,
+            resource_group=self.aci.resource_group,
+            verify=self.aci.connection_verify,
+        )
+        self.metrics = metrics
+        return metrics.fetch
+
+    async def _snapshot(self) -> Snapshot:
+        try:
+            return await self.stats.snapshot()
+        except Exception as error:  # Azure Monitor down, throttling or refusing the identity: say so, 503
+            log.warning("metrics round failed: %s: %s", type(error).__name__, error)
+            raise text_error(503, f"Azure Monitor metrics unavailable: {type(error).__name__}: {error}") from None
 
     # -- the application ---------------------------------------------------------------------------------------------
 
@@ -92,6 +115,17 @@ class KubeletServer:
             for pattern in ("/{namespace}/{pod}/{container}", "/{namespace}/{pod}/{uid}/{container}"):
                 app.router.add_route("GET", f"/{name}{pattern}", handler)
                 app.router.add_route("POST", f"/{name}{pattern}", handler)
+
+        async def summary(_request: web.Request) -> web.StreamResponse:
+            return web.json_response(stats_summary(await self._snapshot(), node, self.started))
+
+        async def resource(_request: web.Request) -> web.StreamResponse:
+            text = resource_metrics(await self._snapshot(), node)
+            return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+        app.router.add_get("/stats/summary", summary)
+        app.router.add_get("/stats/summary/", summary)
+        app.router.add_get("/metrics/resource", resource)
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/pods", pods)
         app.router.add_get("/pods/", pods)
