@@ -139,10 +139,10 @@ class Relay:
         self.kubelet = KubeletServer(kubelet, kube, aci)
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         holder = self.config.pod_name or f"unknown/{kubelet.address}"
-        claims = {
-            node: Claim(kubelet.address, self.kubelet.port_for(index), holder, since)
-            for index, node in enumerate(kubelet.nodes)
-        }
+
+        def claims() -> dict[str, Claim]:  # the bound ports, known once the server listens
+            return {node: Claim(kubelet.address, port, holder, since) for node, port in self.kubelet.ports.items()}
+
         self.advertiser = Advertiser(kube, claims, stop=self._stop)
 
     def _accept(self, key: Hashable, message: Message) -> None:

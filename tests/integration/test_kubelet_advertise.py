@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,3 +97,58 @@ def test_address_follows_the_live_relay_and_the_reconciler_agrees(kube_api: Any,
     node = kube_api.get("nodes", None, NODE)
     assert kubelet_endpoint(node) is None
     assert node["status"]["addresses"] == [{"type": "Hostname", "address": NODE}]
+
+
+def test_relay_serves_the_kubelet_api_and_advertises_its_bound_port(
+    kube_api: Any, kube: KubeClient, aci_adapter: Any, tmp_path: Any
+) -> None:
+    import requests
+    import trustme
+
+    from shared.relay.app import Relay, RelayConfig
+    from shared.relay.kubelet.config import KubeletConfig
+
+    _node(kube_api)
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.crt"
+    ca.cert_pem.write_to_path(str(ca_file))
+    kubelet = KubeletConfig(nodes=(NODE,), port=0, host="127.0.0.1", address="127.0.0.1", client_ca=str(ca_file))
+    config = RelayConfig(nodes=(NODE,), health_port=None, kubelet=kubelet, pod_name="aci-connector/relay-x")
+    relay = Relay(config, kube, lambda _text: None, aci=aci_adapter)
+    relay.start()
+    try:
+        port = relay.kubelet.ports[NODE]
+        deadline = time.monotonic() + 10
+        while kubelet_endpoint(kube_api.get("nodes", None, NODE)) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        node = kube_api.get("nodes", None, NODE)
+        assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == port
+        assert kubelet_endpoint(node)["holder"] == "aci-connector/relay-x"
+        assert (
+            requests.get(f"https://127.0.0.1:{port}/healthz", verify=relay.kubelet.cert_file, timeout=5).status_code
+            == 401
+        )
+        assert not relay.liveness_problems()
+    finally:
+        relay.stop()
+    assert kubelet_endpoint(kube_api.get("nodes", None, NODE)) is None, "a stopping relay withdraws its address"
+
+
+def test_kubelet_settings_need_the_pod_ip() -> None:
+    import pytest
+
+    from shared.config import load_settings
+    from shared.errors import ConfigError
+    from shared.relay.app import RelayConfig
+
+    assert RelayConfig.from_settings(load_settings({})).kubelet is None, "off unless enabled"
+    with pytest.raises(ConfigError, match="RELAY_POD_IP"):
+        RelayConfig.from_settings(load_settings({"RELAY_KUBELET_ENABLED": "true"}))
+    env = {"RELAY_KUBELET_ENABLED": "true", "RELAY_POD_IP": "10.1.2.3", "VIRTUAL_NODE_OS": "linux,windows"}
+    kubelet = RelayConfig.from_settings(load_settings(env)).kubelet
+    assert kubelet is not None
+    assert (kubelet.nodes, kubelet.port, kubelet.address) == (
+        ("aci-connector-linux", "aci-connector-windows"),
+        10250,
+        "10.1.2.3",
+    )

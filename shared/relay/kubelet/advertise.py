@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -59,14 +59,24 @@ class Advertiser:
     """Keeps the nodes' kubelet address on this relay while it runs; `stop()` withdraws what it still holds."""
 
     def __init__(
-        self, kube: KubeClient, claims: Mapping[str, Claim], *, stop: threading.Event, interval: float = 30.0
+        self,
+        kube: KubeClient,
+        claims: Mapping[str, Claim] | Callable[[], Mapping[str, Claim]],
+        *,
+        stop: threading.Event,
+        interval: float = 30.0,
     ) -> None:
         self.kube = kube
-        self.claims = dict(claims)
+        self._claims = claims
         self.interval = interval
         self._stop = stop
         self._thread: threading.Thread | None = None
         self.writes = 0
+
+    @property
+    def claims(self) -> dict[str, Claim]:
+        """Our claim per node (a callable is asked each time: the listener's ports are known only once it runs)."""
+        return dict(self._claims() if callable(self._claims) else self._claims)
 
     def _holder_alive(self, endpoint: Mapping[str, Any]) -> bool:
         namespace, _, name = str(endpoint.get("holder") or "").partition("/")
