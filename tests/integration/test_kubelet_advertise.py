@@ -119,9 +119,10 @@ def test_relay_serves_the_kubelet_api_and_advertises_its_bound_port(
     try:
         port = relay.kubelet.ports[NODE]
         deadline = time.monotonic() + 10
-        while kubelet_endpoint(kube_api.get("nodes", None, NODE)) is None and time.monotonic() < deadline:
-            time.sleep(0.02)
         node = kube_api.get("nodes", None, NODE)
+        while node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] != port and time.monotonic() < deadline:
+            time.sleep(0.02)
+            node = kube_api.get("nodes", None, NODE)
         assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == port
         assert kubelet_endpoint(node)["holder"] == "aci-connector/relay-x"
         assert (

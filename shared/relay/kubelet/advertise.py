@@ -122,7 +122,12 @@ class Advertiser:
                 log.warning("advertising the kubelet API on node %s failed: %s: %s", node, type(error).__name__, error)
 
     def withdraw(self) -> None:
-        """At shutdown: remove our claim where we still hold it, so the apiserver stops calling a dead address."""
+        """At shutdown: remove our claim where we still hold it, so the apiserver stops calling a dead address.
+
+        The stop event is set by then; the check in flight finishes first, so it cannot re-claim after us.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout=15)
         for node, mine in self.claims.items():
             try:
                 current = self.kube.get(node_path(node))
