@@ -1,93 +1,112 @@
-"""Reconciler cost per cycle vs. per-pod polling, on the fakes with 30 ms ARM latency (or --latency).
+"""Reconciler cost per cycle vs. azure-aci's per-pod polling, fakes in their own process, 30 ms ARM latency.
 
     .venv/bin/python -m bench.reconcile [--sizes 100,1000,5000] [--latency 0.03]
 
-For each N: seed N running pods and their groups straight into the fakes' stores
-(HTTP seeding of 5,000 pods would dominate the run), then measure one steady
-cycle and one cycle where 5% of the groups changed (a container restarted;
-Event Grid would flag them, so they are passed as hot names), for:
+For each N, bench/reconcile_servers.py runs the fake Kubernetes API and the ACI
+emulator in a separate process (as in production the servers are elsewhere: the
+connector measured here has the CPU and memory of this process to itself) and
+seeds N Running pods with their groups. Then one steady cycle and one cycle where
+5% of the groups changed (a container restarted; Event Grid would flag them, so
+they are passed as hot names) are measured for:
 
 - the reconciler (budgeted reads, ARM_READS_PER_MINUTE=300, 10 s schedule), with its
   default pool of concurrent GETs and with one GET at a time (the earlier, sequential
   reconciler), and
-- a per-pod polling baseline (list pods, GET every group every cycle, patch on
-  change), as virtual-kubelet's ACI provider does; it gets 16 threads so its
+- the baseline: virtual-kubelet's ACI provider (azure-aci), whose pod status loop reads
+  each pod's group twice every 5 s (2 GETs per pod per 5 s); it gets 16 threads so its
   cycle finishes at all at 5,000 pods.
 
-ARM throttling and quotas of the fake are off (the baseline would be throttled
-first). Peak memory is measured with tracemalloc in a separate cycle (it slows
-Python down) and includes the in-process fake servers' allocations.
+Every ARM read is counted, list pages included, and the ratios compare reads per
+minute at each side's own cadence. ARM throttling and quotas of the emulator are
+off (the baseline would be throttled first). MiB: tracemalloc peak of one steady
+cycle in this process; RSS: this process's peak resident size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
-from emulator.server import ArmServer
+from bench.servers import Spawned, spawn
+from emulator.server import DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION
 from shared.kube import Conflict, NotFound
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
+from shared.reconcile_budget import DEFAULT_INTERVAL
 from shared.status import pod_status_from_container_group, status_differs
-from shared.translate import translate_pod
-from shared.worker import Context, with_spec_hash
-from tests.fakes.arm_fixtures import adapter_for, fake_arm
-from tests.fakes.connector_fixtures import NODE, kube_client_for, make_pod, settings_for
-from tests.fakes.kube_api import KubeApiServer
+from shared.worker import Context
+from tests.fakes.arm_fixtures import adapter_for
+from tests.fakes.connector_fixtures import NODE, kube_client_for, settings_for
+
+POLL_SECONDS = 5.0
+"""azure-aci's pod status cadence: every pod's group is read twice per period."""
+GETS_PER_POLL = 2
 
 
-def seed(kube_api: KubeApiServer, arm: ArmServer, settings: Any, count: int) -> list[str]:
-    """N Running pods and their Succeeded groups, written to the stores directly."""
-    names = []
-    now = arm.state.now()
-    for index in range(count):
-        pod = kube_api.create(make_pod(name=f"p{index:05d}"))
-        name = container_group_name(pod)
-        body = with_spec_hash(translate_pod(pod, settings=settings).body)
-        record, _, _ = arm.state.upsert(arm.subscription_id, arm.resource_group, name, body)
-        record.created = now - 60
-        status = pod_status_from_container_group(arm.state.render(record, instance_view=True), pod)
-        kube_api.patch("pods", "default", pod["metadata"]["name"], {"status": status}, subresource="status")
-        names.append(name)
-    return names
+@dataclass
+class Servers:
+    """The fakes' process and its stdin/stdout command channel (bench/reconcile_servers.py)."""
+
+    process: Spawned
+
+    @classmethod
+    def start(cls, pods: int) -> Servers:
+        return cls(spawn("bench.reconcile_servers", "--pods", str(pods), extra_lines=2, stdin=True))
+
+    @property
+    def kube_url(self) -> str:
+        return self.process.url
+
+    @property
+    def arm(self) -> Any:
+        url, ca = (line.split("=", 1)[1] for line in self.process.extra)
+        return SimpleNamespace(
+            url=url,
+            ca=ca,
+            subscription_id=DEFAULT_SUBSCRIPTION,
+            resource_group=DEFAULT_RESOURCE_GROUP,
+            location=DEFAULT_LOCATION,
+        )
+
+    def ask(self, command: str) -> dict[str, Any]:
+        stdin, stdout = self.process.process.stdin, self.process.process.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(command + "\n")
+        stdin.flush()
+        return json.loads(stdout.readline())
 
 
-def churn(arm: ArmServer, names: list[str], fraction: float, cycle: int) -> list[str]:
-    """A container restarts in `fraction` of the groups (ACI's restartPolicy Always brings it back)."""
-    step = max(1, round(1 / fraction))
-    changed = names[cycle % step :: step]
-    for name in changed:
-        arm.terminate(name, exit_code=1)
-    return changed
-
-
-def totals(kube_api: KubeApiServer, arm: ArmServer) -> tuple[int, int, int, int]:
-    kube_calls = sum(kube_api.request_counts.values())
-    patches = kube_api.request_counts[("PATCH", "pods/status")]
-    arm_reads = arm.counts["get"]
-    arm_pages = arm.counts["list"]
-    return kube_calls, patches, arm_reads, arm_pages
-
-
-def measure(label: str, kube_api: KubeApiServer, arm: ArmServer, run: Any) -> dict[str, Any]:
-    before = totals(kube_api, arm)
+def measure(label: str, servers: Servers, run: Any) -> dict[str, Any]:
+    before = servers.ask("counts")
     started = time.perf_counter()
     run()
     seconds = time.perf_counter() - started
-    after = totals(kube_api, arm)
-    kube_calls, patches, reads, pages = (a - b for a, b in zip(after, before, strict=True))
-    return {"label": label, "arm_gets": reads, "arm_pages": pages, "kube": kube_calls, "patches": patches, "s": seconds}
+    after = servers.ask("counts")
+    delta = {key: after[key] - before[key] for key in after}
+    return {
+        "label": label,
+        "arm_gets": delta["get"],
+        "arm_pages": delta["list"],
+        "kube": delta["kube"],
+        "patches": delta["patches"],
+        "s": seconds,
+    }
 
 
 def polling_cycle(ctx: Context, threads: int = 16) -> None:
-    """The baseline: every pod's group read every cycle, status patched when it differs."""
+    """The baseline's 5 s period: every pod's group read twice, status patched when it differs."""
     pods, _ = ctx.kube.list_pods(field_selector=f"spec.nodeName={NODE}")
 
     def one(pod: dict[str, Any]) -> None:
+        for _ in range(GETS_PER_POLL - 1):
+            ctx.aci.get(container_group_name(pod))
         group = ctx.aci.get(container_group_name(pod))
         if group is None:
             return
@@ -114,49 +133,44 @@ def peak_memory(run: Any) -> float:
 
 
 def bench_size(count: int, latency: float) -> list[dict[str, Any]]:
-    kube_api = KubeApiServer()
-    kube_api.start()
-    arm = fake_arm()
-    arm.start()
-    arm.throttle.enabled = False
-    arm.state.emit_events = True
+    servers = Servers.start(count)
     try:
-        settings = settings_for(kube_api.url, arm)
-        names = seed(kube_api, arm, settings, count)
-        kube = kube_client_for(kube_api.url)
-        ctx = Context(settings=settings, aci=adapter_for(arm.url, arm.ca_pem_path), queue=None, kube=kube)
-        arm.faults.latency = latency
+        arm = servers.arm
+        settings = settings_for(servers.kube_url, arm)
+        kube = kube_client_for(servers.kube_url)
+        ctx = Context(settings=settings, aci=adapter_for(arm.url, arm.ca), queue=None, kube=kube)
+        servers.ask(f"latency {latency}")
         rec = Reconciler(ctx, config=ReconcileConfig())
         rec.budget.per_minute = count * 6  # warm-up: read every group once (first-seen events are written once)
         rec.run_cycle()
         rec.budget = type(rec.budget)(settings["ARM_READS_PER_MINUTE"], rec.interval)
-        rows = [measure("reconciler steady", kube_api, arm, rec.run_cycle)]
-        changed = churn(arm, names, 0.05, 1)
+        rows = [measure("reconciler steady", servers, rec.run_cycle)]
+        changed = servers.ask("churn 0.05 1")["changed"]
         report_holder: dict[str, Any] = {}
 
         def churn_cycle() -> None:
             report_holder["r"] = rec.run_cycle(hot=changed)
 
-        rows.append(measure("reconciler 5% changed", kube_api, arm, churn_cycle))
+        rows.append(measure("reconciler 5% changed", servers, churn_cycle))
         rows[-1]["deferred"] = report_holder["r"].deferred_reads
         rows[0]["mib"] = peak_memory(rec.run_cycle)
+        rows[0]["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rec.config = replace(rec.config, read_workers=1)  # the same process, reading one group at a time
-        rows.append(measure("sequential steady", kube_api, arm, rec.run_cycle))
-        changed = churn(arm, names, 0.05, 3)
-        rows.append(measure("sequential 5% changed", kube_api, arm, churn_cycle))
+        rows.append(measure("sequential steady", servers, rec.run_cycle))
+        changed = servers.ask("churn 0.05 3")["changed"]
+        rows.append(measure("sequential 5% changed", servers, churn_cycle))
         rows[-1]["deferred"] = report_holder["r"].deferred_reads
         polling_cycle(ctx)  # settle what the reconciler deferred, so the baseline starts steady
-        polling = measure("polling steady", kube_api, arm, lambda: polling_cycle(ctx))
+        polling = measure("azure-aci polling steady", servers, lambda: polling_cycle(ctx))
         rows.append(polling)
-        churn(arm, names, 0.05, 2)
-        rows.append(measure("polling 5% changed", kube_api, arm, lambda: polling_cycle(ctx)))
+        servers.ask("churn 0.05 2")
+        rows.append(measure("azure-aci polling 5% changed", servers, lambda: polling_cycle(ctx)))
         polling["mib"] = peak_memory(lambda: polling_cycle(ctx))
         for row in rows:
             row["n"] = count
         return rows
     finally:
-        arm.stop()
-        kube_api.stop()
+        servers.process.stop()
 
 
 def main() -> None:
@@ -164,23 +178,28 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--latency", type=float, default=0.03)
     args = parser.parse_args()
-    header = f"{'N':>5} {'mode':<24} {'ARM GET':>8} {'ARM pages':>9} {'kube':>6} {'PATCH':>6} {'wall s':>7} {'MiB':>6}"
+    header = f"{'N':>5} {'mode':<28} {'ARM GET':>8} {'ARM pages':>9} {'kube':>6} {'PATCH':>6} {'wall s':>7} {'MiB':>6}"
     print(header)
     for count in (int(n) for n in args.sizes.split(",")):
         rows = bench_size(count, args.latency)
         for row in rows:
             mib = f"{row['mib']:.1f}" if "mib" in row else ""
-            deferred = f"  (deferred {row['deferred']})" if "deferred" in row else ""
+            extra = f"  (deferred {row['deferred']})" if "deferred" in row else ""
+            extra += f"  (peak RSS {row['rss']:.0f} MiB)" if "rss" in row else ""
             print(
-                f"{count:>5} {row['label']:<24} {row['arm_gets']:>8} {row['arm_pages']:>9} {row['kube']:>6} "
-                f"{row['patches']:>6} {row['s']:>7.2f} {mib:>6}{deferred}"
+                f"{count:>5} {row['label']:<28} {row['arm_gets']:>8} {row['arm_pages']:>9} {row['kube']:>6} "
+                f"{row['patches']:>6} {row['s']:>7.2f} {mib:>6}{extra}"
             )
         by_label = {row["label"]: row for row in rows}
-        ours, theirs = by_label["reconciler steady"], by_label["polling steady"]
-        gets = theirs["arm_gets"] / max(ours["arm_gets"], 1)
-        kube = theirs["kube"] / max(ours["kube"], 1)
-        wall = theirs["s"] / max(ours["s"], 1e-9)
-        print(f"{count:>5} steady polling/reconciler: GETs {gets:.1f}x, kube {kube:.1f}x, wall {wall:.1f}x")
+        ours, theirs = by_label["reconciler steady"], by_label["azure-aci polling steady"]
+        ours_per_minute = (ours["arm_gets"] + ours["arm_pages"]) * 60 / DEFAULT_INTERVAL
+        theirs_per_minute = (theirs["arm_gets"] + theirs["arm_pages"]) * 60 / POLL_SECONDS
+        print(
+            f"{count:>5} steady ARM reads per minute, list pages included: reconciler {ours_per_minute:.0f}, "
+            f"azure-aci {theirs_per_minute:.0f} ({theirs_per_minute / max(ours_per_minute, 1):.1f}x); "
+            f"cycle wall: reconciler {ours['s']:.2f} s of its {DEFAULT_INTERVAL:.0f} s, "
+            f"azure-aci {theirs['s']:.2f} s of its {POLL_SECONDS:.0f} s"
+        )
         sequential = by_label["sequential steady"]["s"] / max(ours["s"], 1e-9)
         hot = by_label["sequential 5% changed"]["s"] / max(by_label["reconciler 5% changed"]["s"], 1e-9)
         print(f"{count:>5} sequential/concurrent reconciler wall: steady {sequential:.1f}x, 5% changed {hot:.1f}x")

@@ -386,10 +386,9 @@ class ArmApp:
         if not token.isdigit():
             raise ArmError(400, "InvalidSkipToken", f"The skip token '{token}' is invalid.")
         offset = int(token)
-        records = self.state.live(subscription, resource_group)
-        page = records[offset : offset + self.state.page_size]
+        page, more = self.state.page(subscription, resource_group, offset, self.state.page_size)
         body: dict[str, Any] = {"value": [self.state.render(r, instance_view=False) for r in page]}
-        if offset + self.state.page_size < len(records):
+        if more:
             body["nextLink"] = (
                 f"{self.base_url()}{request.path}?api-version={API_VERSION}&$skiptoken={offset + self.state.page_size}"
             )

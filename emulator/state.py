@@ -295,6 +295,48 @@ def _start_events(image: str, at: float) -> list[dict[str, Any]]:
     ]
 
 
+GroupKey = tuple[str, str, str]
+"""(subscription, resource group lowercased, name)."""
+
+
+class GroupTable(dict[GroupKey, "GroupRecord"]):
+    """The groups by key, with each scope's sorted key list kept until a group is added or removed.
+
+    ARM pages a list by name; sorting and filtering every group for every page made the emulator, not the
+    connector, what a 20,000-group benchmark measured (200 pages x a 20,000-key sort).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scopes: dict[tuple[str, str | None], list[GroupKey]] = {}
+
+    def __setitem__(self, key: GroupKey, value: GroupRecord) -> None:
+        if key not in self:
+            self._scopes.clear()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: GroupKey) -> None:
+        super().__delitem__(key)
+        self._scopes.clear()
+
+    def pop(self, key: GroupKey, *default: Any) -> Any:  # type: ignore[override]
+        self._scopes.clear()
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self._scopes.clear()
+        super().clear()
+
+    def scope(self, subscription: str, resource_group: str | None) -> list[GroupKey]:
+        """Sorted keys of one subscription (and resource group, lowercased); cached until the table changes."""
+        wanted = (subscription, resource_group)
+        if wanted not in self._scopes:
+            self._scopes[wanted] = sorted(
+                k for k in self if k[0] == subscription and (resource_group is None or k[1] == resource_group)
+            )
+        return self._scopes[wanted]
+
+
 class ArmState:
     """All fake ARM state. Every public method takes the lock; handlers call them from the loop thread."""
 
@@ -306,7 +348,7 @@ class ArmState:
         self.subscription = subscription
         self.resource_group = resource_group
         self.resource_groups: dict[tuple[str, str], str] = {(subscription, resource_group.lower()): resource_group}
-        self.groups: dict[tuple[str, str, str], GroupRecord] = {}
+        self.groups = GroupTable()
         self.operations: dict[str, dict[str, Any]] = {}
         self.timing = Timing()
         self.throttle = Throttle(ThrottleConfig())
@@ -343,14 +385,19 @@ class ArmState:
                 del self.groups[key]
 
     def live(self, subscription: str, resource_group: str | None = None) -> list[GroupRecord]:
+        records, _ = self.page(subscription, resource_group, 0, None)
+        return records
+
+    def page(
+        self, subscription: str, resource_group: str | None, offset: int, size: int | None
+    ) -> tuple[list[GroupRecord], bool]:
+        """Groups `offset` to `offset + size` in name order, and whether more follow (None: all of them)."""
         now = self.now()
         with self.lock:
             self._purge(now)
-            return [
-                r
-                for (sub, rg, _), r in sorted(self.groups.items())
-                if sub == subscription and (resource_group is None or rg == resource_group.lower())
-            ]
+            keys = self.groups.scope(subscription, resource_group.lower() if resource_group else None)
+            end = len(keys) if size is None else offset + size
+            return [self.groups[k] for k in keys[offset:end]], end < len(keys)
 
     def get(self, subscription: str, resource_group: str, name: str) -> GroupRecord | None:
         with self.lock:

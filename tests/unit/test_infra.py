@@ -41,6 +41,7 @@ HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsStorage__clientId": "which user-assigned identity the host uses",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "telemetry endpoint (not a secret with local auth off)",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Entra ID telemetry ingestion",
+    "PYTHON_THREADPOOL_THREAD_COUNT": "invocations one Python worker runs at once (docs/performance.md)",
 }
 FLEX_REJECTED = {
     "FUNCTIONS_WORKER_RUNTIME",

@@ -1,0 +1,98 @@
+"""The reconcile bench's fakes in their own process: the connector measured has its CPU and memory to itself.
+
+    python -m bench.reconcile_servers --port 0 --pods N
+
+Starts the fake Kubernetes API and the ACI emulator, seeds N Running pods on the virtual node and their
+Succeeded groups straight into the stores (seeding 20,000 pods over HTTP would dominate the run), then
+prints the Kubernetes URL, `arm=<url>` and `ca=<path>`, one per line, and answers commands on stdin with
+one JSON line each:
+
+- `counts`: {"kube": all Kubernetes requests, "patches": pod status PATCHes, "get": ARM GETs, "list": ARM
+  list pages}
+- `latency S`: every ARM answer takes S seconds more
+- `churn FRACTION SEED`: a container exits (restartPolicy Always brings it back, restart count +1) in that
+  fraction of the groups; answers {"changed": [group names]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from typing import Any
+
+
+def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
+    """N Running pods and their Succeeded groups, written to the stores directly."""
+    from shared.naming import container_group_name
+    from shared.status import pod_status_from_container_group
+    from shared.translate import translate_pod
+    from shared.worker import with_spec_hash
+    from tests.fakes.connector_fixtures import make_pod
+
+    names = []
+    now = arm.state.now()
+    for index in range(count):
+        pod = kube_api.create(make_pod(name=f"p{index:05d}"))
+        name = container_group_name(pod)
+        body = with_spec_hash(translate_pod(pod, settings=settings).body)
+        record, _, _ = arm.state.upsert(arm.subscription_id, arm.resource_group, name, body)
+        record.created = now - 60
+        status = pod_status_from_container_group(arm.state.render(record, instance_view=True), pod)
+        kube_api.patch("pods", "default", pod["metadata"]["name"], {"status": status}, subresource="status")
+        names.append(name)
+    return names
+
+
+def serve(port: int, pods: int) -> None:
+    from tests.fakes.arm_fixtures import fake_arm
+    from tests.fakes.connector_fixtures import settings_for
+    from tests.fakes.kube_api import KubeApiServer
+
+    kube_api = KubeApiServer(port=port)
+    kube_api.start()
+    arm = fake_arm()
+    arm.start()
+    arm.throttle.enabled = False  # the polling baseline would be throttled first
+    arm.state.emit_events = True
+    names = seed(kube_api, arm, settings_for(kube_api.url, arm), pods)
+    print(kube_api.url, f"arm={arm.url}", f"ca={arm.ca_pem_path}", sep="\n", flush=True)
+    try:
+        for line in sys.stdin:
+            command, *args = line.split()
+            answer: dict[str, Any]
+            if command == "counts":
+                answer = {
+                    "kube": sum(kube_api.request_counts.values()),
+                    "patches": kube_api.request_counts[("PATCH", "pods/status")],
+                    "get": arm.counts["get"],
+                    "list": arm.counts["list"],
+                }
+            elif command == "latency":
+                arm.faults.latency = float(args[0])
+                answer = {"latency": arm.faults.latency}
+            elif command == "churn":
+                fraction, rng = float(args[0]), random.Random(int(args[1]))
+                changed = rng.sample(names, max(1, round(len(names) * fraction)))
+                for name in changed:
+                    arm.terminate(name, exit_code=1)
+                answer = {"changed": changed}
+            else:
+                answer = {"error": f"unknown command {command!r}"}
+            print(json.dumps(answer), flush=True)
+    finally:
+        arm.stop()
+        kube_api.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--pods", type=int, required=True)
+    args = parser.parse_args()
+    serve(args.port, args.pods)
+
+
+if __name__ == "__main__":
+    main()
