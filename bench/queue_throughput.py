@@ -161,12 +161,11 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
     queue stayed empty for 3 s (what the connector's own writes would feed back has arrived by then). Then
     the relay is restarted (it relists and re-announces every pod) and the same counts are totalled.
     """
-    from tests.hostsim import QueueHost
-
     from functions.pod_events import pod_events
     from shared.aci import set_aci_client
     from shared.config import POD_EVENTS_QUEUE, reset_settings_cache
     from shared.kube import set_kube_client
+    from shared.localhost.queue import QueueHost
     from shared.queue import QueueStore, set_queue_store
     from shared.relay import Relay, RelayConfig
     from shared.relay.sender import queue_writer
