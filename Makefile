@@ -1,9 +1,9 @@
-# Two commands on a fresh machine: `make start` (run the app with Azurite) and `make test` (everything).
+# On a fresh machine: `make start` (run the app: Azurite, ACI emulator, host), `make demo` (the 2017 walkthrough offline), `make test`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start test lint venv venv313 node bench clean
+.PHONY: start demo test lint venv venv313 node bench clean
 
 $(VENV)/.installed-app: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ venv313:
 
 start: $(VENV)/.installed-local node_modules/.installed
 	scripts/start.sh
+
+# The 2017 walkthrough offline: real kube-apiserver, relay, local host, ACI emulator (scripts/demo.py).
+# `make demo PROFILE=2017` for the word-for-word path; MANIFEST=path for another pod.
+demo: $(VENV)/.installed-dev node_modules/.installed
+	$(PY) scripts/demo.py $(if $(PROFILE),--profile $(PROFILE)) $(if $(MANIFEST),--manifest $(MANIFEST))
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

@@ -111,27 +111,31 @@ def azurite_ports(connection: str) -> dict[str, int] | None:
     return ports or None
 
 
-def start_azurite(root: Path, ports: dict[str, int], *, timeout: float) -> str:
+def start_azurite(root: Path, ports: dict[str, int], *, timeout: float, state: Path) -> str:
     if _listening("127.0.0.1", ports.get("queue", 10001)):
         return f"already listening on 127.0.0.1:{ports.get('queue', 10001)} (not started here)"
     binary = root / "node_modules" / ".bin" / "azurite"
     if not binary.exists():
         raise StartError(f"Azurite is not installed ({binary}): run `make node` (npm ci) first")
-    (root / ".azurite").mkdir(exist_ok=True)
-    log = root / ".azurite" / "azurite.log"
-    args = [str(binary), "--silent", "--location", str(root / ".azurite"), "--skipApiVersionCheck"]
+    (state / ".azurite").mkdir(parents=True, exist_ok=True)
+    log = state / ".azurite" / "azurite.log"
+    args = [str(binary), "--silent", "--location", str(state / ".azurite"), "--skipApiVersionCheck"]
     args += ["--disableTelemetry", "--loose"]
     for service in ("blob", "queue", "table"):
         args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(ports.get(service, 0))]
     process = _spawn(args, log_path=log)
     _wait_listening(process, "127.0.0.1", ports.get("queue", 10001), what="Azurite", log=log, timeout=timeout)
-    return f"queue http://127.0.0.1:{ports.get('queue', 10001)} (log {log.relative_to(root)})"
+    return f"queue http://127.0.0.1:{ports.get('queue', 10001)} (log {_shown(log, root)})"
 
 
 # --------------------------------------------------------------------------- ARM
 
 
-def start_emulator(root: Path, url: str, ca_file: str, *, timeout: float, extra: list[str]) -> str:
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def start_emulator(root: Path, url: str, ca_file: str, *, timeout: float, extra: list[str], state: Path) -> str:
     parsed = urlparse(url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 443
     if parsed.scheme != "https":
@@ -141,13 +145,13 @@ def start_emulator(root: Path, url: str, ca_file: str, *, timeout: float, extra:
             f"{host}:{port} is already in use, so the ACI emulator cannot start there: stop what listens "
             "(another `make start`?) or set ACI_EMULATOR_URL to another port"
         )
-    (root / ".emulator").mkdir(exist_ok=True)
-    log = root / ".emulator" / "emulator.log"
+    (state / ".emulator").mkdir(parents=True, exist_ok=True)
+    log = state / ".emulator" / "emulator.log"
     ca_path = ca_file if os.path.isabs(ca_file) else str(root / ca_file)
     args = [sys.executable, "-m", "emulator", "--host", host, "--port", str(port), "--ca-file", ca_path, *extra]
     process = _spawn(args, log_path=log)
     _wait_listening(process, host, port, what="ACI emulator", log=log, timeout=timeout)
-    return f"{url} (CA {ca_file}, log {log.relative_to(root)}): no AZURE_SUBSCRIPTION_ID, so no real Azure is used"
+    return f"{url} (CA {ca_file}, log {_shown(log, root)}): no AZURE_SUBSCRIPTION_ID, so no real Azure is used"
 
 
 # --------------------------------------------------------------------------- main
@@ -162,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         "--host", choices=("auto", "func", "local"), default="auto", help="func start, the local host, or auto"
     )
     parser.add_argument("--no-azurite", action="store_true", help="do not start Azurite")
+    parser.add_argument(
+        "--state-dir", default=None, help="where Azurite's data and the logs go (default: the app folder)"
+    )
+    parser.add_argument(
+        "--no-settings-file", action="store_true", help="ignore local.settings.json: the environment only"
+    )
     parser.add_argument("--emulator-arg", action="append", default=[], help="extra `python -m emulator` argument")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds each service may take to start")
     return parser
@@ -175,11 +185,12 @@ def prepare(root: Path, args: argparse.Namespace) -> dict[str, object]:
     """Load settings, start Storage and ARM as needed, and say what runs where."""
     from shared.localhost.host import load_local_settings
 
-    host_section = load_local_settings(root)
+    host_section = {} if args.no_settings_file else load_local_settings(root)
+    state = Path(args.state_dir).resolve() if args.state_dir else root
     storage = os.environ.get("AzureWebJobsStorage", "")  # noqa: SIM112 - the host's setting name
     ports = azurite_ports(storage) if storage else None
     if ports and not args.no_azurite:
-        _banner("Azurite", start_azurite(root, ports, timeout=args.start_timeout))
+        _banner("Azurite", start_azurite(root, ports, timeout=args.start_timeout, state=state))
     else:
         _banner("Storage", "AzureWebJobsStorage (not Azurite)" if storage else "AzureWebJobsStorage__queueServiceUri")
     if not os.environ.get("AZURE_SUBSCRIPTION_ID"):
@@ -189,7 +200,8 @@ def prepare(root: Path, args: argparse.Namespace) -> dict[str, object]:
         where = ["--location", os.environ.get("ACI_REGION") or "westeurope"]
         where += ["--resource-group", os.environ.get("ACI_RESOURCE_GROUP") or "aci-connector-rg"]
         extra = where + args.emulator_arg
-        _banner("ACI emulator", start_emulator(root, url, ca_file, timeout=args.start_timeout, extra=extra))
+        emulator = start_emulator(root, url, ca_file, timeout=args.start_timeout, extra=extra, state=state)
+        _banner("ACI emulator", emulator)
     else:
         _banner("ARM", f"{os.environ.get('ARM_ENDPOINT') or 'https://management.azure.com'} (real Azure)")
     cluster = os.environ.get("KUBE_API_URL") or os.environ.get("KUBECONFIG")
