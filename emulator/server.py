@@ -156,7 +156,11 @@ class ArmApp:
             await asyncio.sleep(delay)
         if fault is not None:
             return await self._fault(request, fault)
-        headers = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": str(uuid.uuid4())}
+        # Recorded: ACI's answers carry x-ms-request-id "<region>:<uuid>" (ARM's own front door answers a bare uuid).
+        headers = {
+            "x-ms-request-id": f"{self.state.location.replace(' ', '').lower()}:{uuid.uuid4()}",
+            "x-ms-correlation-request-id": str(uuid.uuid4()),
+        }
         try:
             self._check_api_version(request, route)
             self._check_auth(request)
@@ -279,7 +283,11 @@ class ArmApp:
         base = (
             f"{self.base_url()}/subscriptions/{subscription}/providers/Microsoft.ContainerInstance/locations/{location}"
         )
-        headers = {"Azure-AsyncOperation": f"{base}/operations/{op_id}?api-version=2018-06-01"}
+        # Recorded: an LRO answer's x-ms-request-id is "<region>:<operation id>", the id in its Azure-AsyncOperation.
+        headers = {
+            "Azure-AsyncOperation": f"{base}/operations/{op_id}?api-version=2018-06-01",
+            "x-ms-request-id": f"{location}:{op_id}",
+        }
         if location_header:
             headers["Location"] = f"{base}/operationResults/{op_id}?api-version=2018-06-01"
         return headers

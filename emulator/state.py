@@ -18,6 +18,7 @@ from typing import Any
 
 from emulator.clock import Clock, iso, log_stamp
 from emulator.runtime import log_text, observe, restart_events
+from emulator.shapes import operation_events, shape_container_view, with_generated_policy
 from emulator.validate import ArmError
 
 # --------------------------------------------------------------------------- throttling
@@ -278,7 +279,7 @@ def normalise_spec(body: dict[str, Any]) -> dict[str, Any]:
     props.setdefault("restartPolicy", "Always")
     props.setdefault("sku", "Standard")
     spec.setdefault("tags", {})
-    return spec
+    return with_generated_policy(spec)
 
 
 def _event(name: str, message: str, ts: float, kind: str = "Normal") -> dict[str, Any]:
@@ -290,8 +291,6 @@ def _start_events(image: str, at: float) -> list[dict[str, Any]]:
     return [
         _event("Pulling", f'pulling image "{image}"', at - 3),
         _event("Pulled", f'Successfully pulled image "{image}"', at - 1),
-        _event("Created", "Created container", at),
-        _event("Started", "Started container", at),
     ]
 
 
@@ -354,7 +353,7 @@ class ArmState:
         self.throttle = Throttle(ThrottleConfig())
         self.faults = Faults()
         self.page_size = 100
-        self.delete_mode = "202"  # "202" (LRO), "200" (body), "204" (no body)
+        self.delete_mode = "200"  # "200" (body, as recorded), "202" (LRO), "204" (no body)
         self.emit_events = True
         self.rejected_images: set[str] = set()
         self._ip_counter = 0
@@ -563,6 +562,7 @@ class ArmState:
                         record, container["name"], cprops["image"], init=key == "initContainers", now=now
                     )
                     if view is not None:
+                        view = shape_container_view(record.spec, view, init=key == "initContainers")
                         container["properties"] = _insert_after(cprops, "environmentVariables", "instanceView", view)
             ordered["restartPolicy"] = props.pop("restartPolicy")
             ip = props.pop("ipAddress", None)
@@ -636,13 +636,9 @@ class ArmState:
             if phase in ("Succeeded", "Failed"):
                 body["status"] = phase
                 if self.emit_events and phase == "Succeeded":
-                    for name in record.container_names():
-                        image = next(
-                            c["properties"]["image"]
-                            for c in record.spec["properties"]["containers"]
-                            if c["name"] == name
-                        )
-                        body["properties"]["events"] += _start_events(image, record.ready_at)[:2]
+                    for container in record.spec["properties"]["containers"]:
+                        pulls = _start_events(container["properties"]["image"], record.ready_at)
+                        body["properties"]["events"] += operation_events(record.spec, pulls)
                 if phase == "Failed":
                     body["error"] = dict(
                         record.provisioning_error

@@ -54,6 +54,15 @@ def make_pod(name: str = "web", namespace: str = "default", node: str | None = N
     return pod
 
 
+def make_spot_pod(name: str = "web", **spec: Any) -> dict[str, Any]:
+    """A Spot pod (no port: Spot groups have no public IP). Only Spot and Confidential groups show ACI events."""
+    pod = make_pod(name, **spec)
+    pod["metadata"]["annotations"] = {"aci-connector.io/priority": "spot"}
+    for container in pod["spec"]["containers"]:
+        container.pop("ports", None)
+    return pod
+
+
 def kube_client_for(url: str) -> KubeClient:
     """shared.kube.KubeClient for a fake apiserver, built as the app builds it from KUBE_API_URL + token."""
     return KubeClient(build_api_client(load_settings({"KUBE_API_URL": url, "KUBE_BEARER_TOKEN": "test-token"})))

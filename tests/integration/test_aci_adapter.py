@@ -149,6 +149,7 @@ def test_timeouts_and_dead_server_are_retryable(arm: ArmServer, arm_credential: 
 
 def test_transitioning_group_is_retryable(arm: ArmServer, aci_adapter: AciClient) -> None:
     aci_adapter.begin_create_or_update("web", _body())
+    arm.delete_mode = "202"  # ARM may answer a delete 202 and keep the group Deleting for a while
     arm.timing.deleting = 30
     arm.group("web").timing.deleting = 30
     aci_adapter.begin_delete("web")

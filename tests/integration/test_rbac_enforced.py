@@ -29,7 +29,7 @@ from shared.recorder import pod_event
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import Context, process_message
-from tests.fakes.connector_fixtures import NODE, make_pod, settings_for
+from tests.fakes.connector_fixtures import NODE, make_pod, make_spot_pod, settings_for
 from tests.fakes.kube_api import KubeApiServer, parse_target
 from tests.fakes.kube_rbac import (
     DEPLOY,
@@ -436,7 +436,7 @@ def test_reconciler_node_and_lease_upkeep_need_nothing_beyond_the_functions_rule
 
 def test_reconciler_pod_upkeep_needs_nothing_beyond_the_functions_rules(kube_api, arm, ctx, rbac):
     authorizer = rbac(FUNCTIONS_SA)
-    web = kube_api.create(make_pod())
+    web = kube_api.create(make_spot_pod())  # a Spot group shows ACI events, so the reconciler writes Events
     gone = kube_api.create(make_pod("gone"))
     rec = reconciler(ctx)
     assert rec.run_cycle().enqueued == 2

@@ -15,7 +15,7 @@ from shared.reconcile import ReconcileConfig, Reconciler
 from shared.reconcile_retry import TAG_RETRIES, RetryPolicy
 from shared.translate import translate_pod
 from shared.worker import Context, process_message
-from tests.fakes.connector_fixtures import NODE, make_pod, settings_for
+from tests.fakes.connector_fixtures import NODE, make_pod, make_spot_pod, settings_for
 
 PATCHES = ("PATCH", "pods/status")
 
@@ -136,7 +136,8 @@ def test_restart_never_exit_1_fails_with_exit_code(kube_api, arm, ctx):
 
 
 def test_image_pull_failure_is_shown_retried_then_failed(kube_api, arm, ctx):
-    pod = kube_api.create(make_pod(image="nope.example/missing:1"))
+    """A Spot group: its containers carry ACI's events, so the pull failure and its message are visible."""
+    pod = kube_api.create(make_spot_pod(image="nope.example/missing:1"))
     rec = reconciler(ctx)
     name = started(kube_api, ctx, rec, pod)
     arm.fail_image_pull(name)
@@ -165,12 +166,12 @@ def test_image_pull_failure_is_shown_retried_then_failed(kube_api, arm, ctx):
 
 
 def test_events_are_written_once_and_not_rewritten(kube_api, arm, ctx):
-    pod = kube_api.create(make_pod())
+    pod = kube_api.create(make_spot_pod())  # Regular groups carry no container events: nothing to write
     rec = reconciler(ctx)
     name = started(kube_api, ctx, rec, pod)
     arm.make_ready(name)
     first = rec.run_cycle().events_written
-    assert first >= 2  # Pulling/Pulled/Started... from the container's instance view
+    assert first >= 2  # Pulling/Pulled from the container's instance view
     posts = kube_api.request_counts[("POST", "events")]
     assert rec.run_cycle().events_written == 0
     assert kube_api.request_counts[("POST", "events")] == posts
