@@ -9,7 +9,7 @@ import pytest
 from shared import cli
 from shared.naming import container_group_name
 from shared.translate import pod_to_container_group
-from tests.fakes.connector_fixtures import make_pod, settings_for
+from tests.fakes.connector_fixtures import make_pod, make_spot_pod, settings_for
 
 
 @pytest.fixture
@@ -78,7 +78,11 @@ def test_status_shows_one_pod_with_containers_and_events(emulator_env, aci_adapt
     assert f"Name:          {name}" in out and "Pod:           default/web" in out
     assert "State:         Running" in out and f"IP:            {arm.group(name).ip} (Public; ports 80/TCP)" in out
     assert "Image:     nginx:1.27" in out and "Command:   nginx -g daemon off;" in out
-    assert "Started container" in out and "Pulling" in out
+    assert "Pulling" not in out  # a Regular group: ACI shows no container events
+    spot = _create(aci_adapter, make_spot_pod("batch"), arm)
+    arm.make_ready(spot)
+    assert cli.main(["status", "default/batch"]) == 0
+    assert "Pulling" in capsys.readouterr().out
 
 
 def test_status_of_an_unknown_pod_fails_naming_it(emulator_env, capsys):

@@ -32,7 +32,9 @@ def _url(arm: ArmServer, name: str, tail: str = "") -> str:
     )
 
 
-def _body(arm: ArmServer, command: list[str] | None, policy: str = "Always", image: str = "busybox") -> dict:
+def _body(
+    arm: ArmServer, command: list[str] | None, policy: str = "Always", image: str = "busybox", priority: str = "Regular"
+) -> dict:
     container = {"image": image, "resources": {"requests": {"cpu": 1, "memoryInGB": 1.5}}}
     if command is not None:
         container["command"] = command
@@ -41,6 +43,7 @@ def _body(arm: ArmServer, command: list[str] | None, policy: str = "Always", ima
         "properties": {
             "osType": "Linux",
             "restartPolicy": policy,
+            "priority": priority,
             "containers": [{"name": "main", "properties": container}],
         },
     }
@@ -92,7 +95,10 @@ def test_default_timing_is_seconds_pending_then_creating_then_running():
 
 def test_echo_sleep_exit_with_on_failure_restarts_with_back_off(clocked):
     arm, clock = clocked
-    group = _create(arm, clock, "job", ["/bin/sh", "-c", "echo hello; sleep 5; echo bye; exit 3"], "OnFailure")
+    # Spot: only Spot and Confidential groups show container events (Regular ones carry no `events` key).
+    group = _create(
+        arm, clock, "job", ["/bin/sh", "-c", "echo hello; sleep 5; echo bye; exit 3"], "OnFailure", priority="Spot"
+    )
     assert group.view()["currentState"]["state"] == "Running"
     assert group.logs() == "hello\n"
     clock.advance(5)
