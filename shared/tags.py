@@ -9,7 +9,9 @@ characters by ARM.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 TAG_OWNER = "aci-connector"
@@ -78,3 +80,65 @@ def pod_tags(pod: Mapping[str, Any]) -> dict[str, str]:
     if metadata.get("creationTimestamp"):
         tags[TAG_CREATED] = metadata["creationTimestamp"]
     return {key: value[:MAX_TAG_VALUE] for key, value in tags.items()}
+
+
+SPEC_HASH_TAG = "aci-connector-spec"
+"""Hash of the group's spec: a repeat PUT of the same spec is skipped (ACI restarts containers on some updates)."""
+SECRET_FIELDS = frozenset({"secureValue", "password", "storageAccountKey", "workspaceKey"})
+"""Keys of an ARM container group body whose values are secret (env, registry, Azure Files, Log Analytics)."""
+REDACTED = "<secret>"
+
+
+def redact(value: Any) -> Any:
+    """The body with every secret value replaced by a placeholder; a `secret` volume keeps only its file names."""
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in SECRET_FIELDS and isinstance(item, str):
+            out[key] = REDACTED
+        elif key == "secret" and isinstance(item, dict):
+            out[key] = dict.fromkeys(sorted(item), REDACTED)
+        else:
+            out[key] = redact(item)
+    return out
+
+
+def references_version(
+    secrets: Mapping[str, Mapping[str, Any]] | None = None, config_maps: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[list[str]]:
+    """Which Secret/ConfigMap versions a spec was built from: names, uids and resourceVersions, never data.
+
+    A rotated Secret gets a new resourceVersion, so the spec hash still changes when a secret value does,
+    without the hash ever depending on the value itself.
+    """
+    version: list[list[str]] = []
+    for kind, by_name in (("Secret", secrets), ("ConfigMap", config_maps)):
+        for name, obj in sorted((by_name or {}).items()):
+            metadata = (obj or {}).get("metadata") or {}
+            version.append([kind, name, str(metadata.get("uid") or ""), str(metadata.get("resourceVersion") or "")])
+    return version
+
+
+def spec_hash(body: Mapping[str, Any], references: Iterable[Iterable[str]] = ()) -> str:
+    """16 hex digits over the body without its tags and secret values, plus the referenced objects' versions.
+
+    The result is written where anyone with ARM Reader (or pod read access) sees it, so it must not be an
+    oracle: hashing a secureValue would let a low-entropy secret be recovered offline by guessing.
+    """
+    untagged = {key: value for key, value in body.items() if key != "tags"}
+    material = {"body": redact(untagged), "references": [list(item) for item in references]}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_spec_hash(body: dict[str, Any], references: Iterable[Iterable[str]] = ()) -> dict[str, Any]:
+    """The body tagged with its spec hash (see `spec_hash`)."""
+    return {**body, "tags": {**(body.get("tags") or {}), SPEC_HASH_TAG: spec_hash(body, references)}}
+
+
+def same_spec(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """The group was built from this very spec: ACI restarts containers on some updates, so never PUT twice."""
+    theirs = group_tags(existing).get(SPEC_HASH_TAG)
+    return theirs is not None and theirs == group_tags(body).get(SPEC_HASH_TAG)

@@ -18,8 +18,6 @@ Failure policy, by error class (shared/errors.py):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +40,7 @@ MAX_ATTEMPTS = 8
 """Re-queues for transient errors before the host's own retry and poison queue take over."""
 THROTTLE_DEFAULT_DELAY = 30.0
 TERMINAL_PHASES = ("Succeeded", "Failed")
-SPEC_HASH_TAG = "aci-connector-spec"
+SPEC_HASH_TAG = tags.SPEC_HASH_TAG
 WAITING_REASON = "WaitingForACICapacity"
 """status.reason while ARM throttles or the ACI quota is exhausted; cleared once the group is accepted."""
 DELETE_RECHECK_DELAY = 5.0
@@ -196,7 +194,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     name = container_group_name(pod)
     secrets, config_maps = _fetch_references(pod, ctx)
     translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
-    body = with_spec_hash(translation.body)
+    body = with_spec_hash(translation.body, tags.references_version(secrets, config_maps))
     built = {tags.SPEC_HASH_ANNOTATION: body["tags"][SPEC_HASH_TAG]}
     if _annotations(pod).get(tags.SPEC_HASH_ANNOTATION) == built[tags.SPEC_HASH_ANNOTATION]:
         # We PUT this very spec for this pod incarnation and said so on the pod: no ARM read needed (a relay
@@ -234,16 +232,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     return Outcome("created" if existing is None else "updated", group=name)
 
 
-def with_spec_hash(body: dict[str, Any]) -> dict[str, Any]:
-    """Tag the body with a hash of everything but its tags, so a repeat PUT of the same spec is skipped."""
-    untagged = {key: value for key, value in body.items() if key != "tags"}
-    digest = hashlib.sha256(json.dumps(untagged, sort_keys=True).encode()).hexdigest()[:16]
-    return {**body, "tags": {**(body.get("tags") or {}), SPEC_HASH_TAG: digest}}
-
-
-def _same_spec(existing: dict[str, Any], body: dict[str, Any]) -> bool:
-    """The group was built from this very body: ACI restarts containers on some updates, so never PUT twice."""
-    return (existing.get("tags") or {}).get(SPEC_HASH_TAG) == (body.get("tags") or {}).get(SPEC_HASH_TAG)
+with_spec_hash = tags.with_spec_hash
+_same_spec = tags.same_spec
 
 
 def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
