@@ -27,6 +27,12 @@ MAX_MESSAGE_BYTES = 64 * 1024
 SAFE_MESSAGE_BYTES = MAX_MESSAGE_BYTES - 1024
 """What we allow ourselves: a margin for XML escaping of `&`, `<`, `>` on the wire."""
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MAX_DEPTH = 64
+"""Deepest JSON nesting accepted: real Pods stay under 20 levels; deeper input only exhausts recursion later."""
+MAX_ATTEMPT = 10_000
+MAX_UID_LENGTH = 128
+SHOWN_CHARS = 80
+"""How much of an offending value an error message quotes: the reason stays small whatever the input."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -138,6 +144,20 @@ def _fit(message: Message) -> Message:
     return replace(message, manifest=None, manifest_omitted=True)
 
 
+def show(value: Any) -> str:
+    """repr of a value for an error message, cut to SHOWN_CHARS: a 60 KB bad value yields a short reason."""
+    try:
+        text = repr(value) if not isinstance(value, (dict, list)) else f"a JSON {type(value).__name__}"
+    except ValueError:  # an int too large to render
+        text = f"a {type(value).__name__} too large to show"
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+def wire_bytes(text: str) -> int:
+    """Bytes of `text` as Storage receives it: UTF-8 inside XML, where &, < and > are escaped."""
+    return len(text.encode("utf-8", "replace")) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+
+
 def pod_ref_from_manifest(manifest: dict[str, Any]) -> PodRef:
     metadata = manifest.get("metadata") or {}
     return PodRef(
@@ -148,44 +168,58 @@ def pod_ref_from_manifest(manifest: dict[str, Any]) -> PodRef:
 
 
 def parse_message(text: str | bytes) -> Message:
-    """Validate queue text into a Message; `InvalidMessage` names the first bad field."""
+    """Validate queue text into a Message; `InvalidMessage` names the first bad field.
+
+    Total: whatever the text, the only exception is InvalidMessage, and its reason is short.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise InvalidMessage(f"message is not UTF-8 text: {error}") from None
+    if not isinstance(text, str):
+        raise InvalidMessage(f"message must be text, got {type(text).__name__}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidMessage(f"message is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise InvalidMessage(f"message is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:  # e.g. an integer with more digits than Python converts
+        raise InvalidMessage(f"message is not usable JSON: {show(str(error))}") from None
+    _check_json(data)
     if not isinstance(data, dict):
         raise InvalidMessage(f"message must be a JSON object, got {type(data).__name__}")
     version = data.get("v")
-    if version != SCHEMA_VERSION:
-        raise InvalidMessage(f"field v: unsupported schema version {version!r}, expected {SCHEMA_VERSION}", field="v")
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise InvalidMessage(
+            f"field v: unsupported schema version {show(version)}, expected {SCHEMA_VERSION}", field="v"
+        )
     unknown = sorted(set(data) - _KNOWN_FIELDS)
     if unknown:
-        raise InvalidMessage(f"field {unknown[0]}: unknown field", field=unknown[0])
+        name = unknown[0][:SHOWN_CHARS]
+        raise InvalidMessage(f"field {name}: unknown field", field=name)
     op = _choice(data, "op", OPERATIONS)
     source = _choice(data, "source", SOURCES)
     manifest = _optional_manifest(data)
     pod = _optional_pod(data)
     if pod is None and manifest is not None:
-        pod = pod_ref_from_manifest(manifest)
-        _check_pod_ref(pod, "manifest.metadata")
+        pod = _manifest_ref(manifest)
     group = _optional_text(data, "group")
     if group is not None and not _DNS_LABEL.match(group):
-        raise InvalidMessage(f"field group: not a container group name: {group!r}", field="group")
+        raise InvalidMessage(f"field group: not a container group name: {show(group)}", field="group")
     if pod is None and not (op == "sync" and group):
         raise InvalidMessage("field pod: required (only a sync message may name just a group)", field="pod")
     if manifest is not None and pod is not None:
         _check_manifest_matches(manifest, pod)
     node = _optional_text(data, "node")
     if node is not None and not _DNS_SUBDOMAIN.match(node):
-        raise InvalidMessage(f"field node: not a node name: {node!r}", field="node")
+        raise InvalidMessage(f"field node: not a node name: {show(node)}", field="node")
     attempt = data.get("attempt", 0)
-    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
-        raise InvalidMessage(f"field attempt: expected a non-negative integer, got {attempt!r}", field="attempt")
+    if type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT:
+        raise InvalidMessage(
+            f"field attempt: expected an integer 0-{MAX_ATTEMPT}, got {show(attempt)}", field="attempt"
+        )
     omitted = data.get("manifestOmitted", False)
     if not isinstance(omitted, bool):
         raise InvalidMessage("field manifestOmitted: expected true or false", field="manifestOmitted")
@@ -208,7 +242,7 @@ def parse_message(text: str | bytes) -> Message:
 def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = data.get(name)
     if value not in allowed:
-        raise InvalidMessage(f"field {name}: expected one of {', '.join(allowed)}, got {value!r}", field=name)
+        raise InvalidMessage(f"field {name}: expected one of {', '.join(allowed)}, got {show(value)}", field=name)
     return value
 
 
@@ -217,7 +251,7 @@ def _optional_text(data: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise InvalidMessage(f"field {name}: expected a non-empty string, got {value!r}", field=name)
+        raise InvalidMessage(f"field {name}: expected a non-empty string, got {show(value)}", field=name)
     return value
 
 
@@ -233,21 +267,44 @@ def _optional_pod(data: dict[str, Any]) -> PodRef | None:
     for key in ("namespace", "name"):
         if not isinstance(raw.get(key), str):
             raise InvalidMessage(f"field pod.{key}: required string", field=f"pod.{key}")
-    uid = raw.get("uid")
-    if uid is not None and (not isinstance(uid, str) or not uid):
-        raise InvalidMessage(f"field pod.uid: expected a non-empty string, got {uid!r}", field="pod.uid")
-    ref = PodRef(raw["namespace"], raw["name"], uid)
+    ref = PodRef(raw["namespace"], raw["name"], _uid(raw.get("uid"), "pod.uid"))
     _check_pod_ref(ref, "pod")
+    return ref
+
+
+def _uid(uid: Any, where: str) -> str | None:
+    if uid is not None and (not isinstance(uid, str) or not 0 < len(uid) <= MAX_UID_LENGTH or not uid.isprintable()):
+        raise InvalidMessage(
+            f"field {where}: expected a printable string of 1-{MAX_UID_LENGTH} characters, got {show(uid)}", field=where
+        )
+    return uid
+
+
+def _manifest_ref(manifest: dict[str, Any]) -> PodRef:
+    """The pod an inline manifest names, checked field by field (metadata may be anything in hostile input)."""
+    metadata = manifest.get("metadata")
+    if not isinstance(metadata, dict):
+        raise InvalidMessage("field manifest.metadata: expected an object with name", field="manifest.metadata")
+    for key in ("namespace", "name"):
+        value = metadata.get(key)
+        if not (value is None and key == "namespace") and not isinstance(value, str):
+            raise InvalidMessage(
+                f"field manifest.metadata.{key}: expected a string, got {show(value)}", field=f"manifest.metadata.{key}"
+            )
+    ref = PodRef(
+        metadata.get("namespace") or "default", metadata["name"], _uid(metadata.get("uid"), "manifest.metadata.uid")
+    )
+    _check_pod_ref(ref, "manifest.metadata")
     return ref
 
 
 def _check_pod_ref(ref: PodRef, where: str) -> None:
     if not _DNS_LABEL.match(ref.namespace):
         raise InvalidMessage(
-            f"field {where}.namespace: not a valid namespace: {ref.namespace!r}", field=f"{where}.namespace"
+            f"field {where}.namespace: not a valid namespace: {show(ref.namespace)}", field=f"{where}.namespace"
         )
     if not _DNS_SUBDOMAIN.match(ref.name):
-        raise InvalidMessage(f"field {where}.name: not a valid pod name: {ref.name!r}", field=f"{where}.name")
+        raise InvalidMessage(f"field {where}.name: not a valid pod name: {show(ref.name)}", field=f"{where}.name")
 
 
 def _optional_manifest(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -257,10 +314,13 @@ def _optional_manifest(data: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(manifest, dict):
         raise InvalidMessage("field manifest: expected a Pod object", field="manifest")
     if manifest.get("kind") != "Pod":
-        raise InvalidMessage(f"field manifest.kind: expected Pod, got {manifest.get('kind')!r}", field="manifest.kind")
+        raise InvalidMessage(
+            f"field manifest.kind: expected Pod, got {show(manifest.get('kind'))}", field="manifest.kind"
+        )
     if manifest.get("apiVersion") != "v1":
         raise InvalidMessage(
-            f"field manifest.apiVersion: expected v1, got {manifest.get('apiVersion')!r}", field="manifest.apiVersion"
+            f"field manifest.apiVersion: expected v1, got {show(manifest.get('apiVersion'))}",
+            field="manifest.apiVersion",
         )
     spec = manifest.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
@@ -271,7 +331,7 @@ def _optional_manifest(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _check_manifest_matches(manifest: dict[str, Any], pod: PodRef) -> None:
-    inline = pod_ref_from_manifest(manifest)
+    inline = _manifest_ref(manifest)
     if (inline.namespace, inline.name) != (pod.namespace, pod.name):
         raise InvalidMessage(
             f"field manifest.metadata: names {inline.key} but field pod names {pod.key}", field="manifest.metadata"
@@ -282,7 +342,34 @@ def _check_timestamp(ts: str) -> None:
     try:
         datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidMessage(f"field ts: not an RFC 3339 timestamp: {ts!r}", field="ts") from None
+        raise InvalidMessage(f"field ts: not an RFC 3339 timestamp: {show(ts)}", field="ts") from None
+
+
+def _check_json(data: Any) -> None:
+    """Nesting within MAX_DEPTH and every string (keys too) valid Unicode: no lone surrogates, which
+    json.loads accepts from `\\ud800` escapes but which crash any later encode (names, tags, logs)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise InvalidMessage(f"message is nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                stack.append((item, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidMessage(
+            f"message holds a string that is not valid Unicode (lone surrogate): {show(text)}"
+        ) from None
 
 
 def upsert(pod: dict[str, Any], *, source: str, inline: bool = False) -> Message:

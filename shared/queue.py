@@ -18,12 +18,14 @@ from typing import Any
 
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, Settings, get_settings
 from shared.errors import ConfigError
-from shared.messages import SAFE_MESSAGE_BYTES, utc_now_text
+from shared.messages import SAFE_MESSAGE_BYTES, utc_now_text, wire_bytes
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 MAX_VISIBILITY_DELAY = 7 * 24 * 3600
 """Storage refuses a visibility timeout beyond seven days."""
+MAX_REASON_CHARS = 1024
+MAX_FIELD_CHARS = 256
 
 
 def azurite_connection_string(queue_endpoint: str = "http://127.0.0.1:10001/devstoreaccount1") -> str:
@@ -148,18 +150,41 @@ class QueueStore:
         self, original: str, *, reason: str, field: str | None = None, dequeue_count: int | None = None
     ) -> str:
         """Park a message that can never succeed, once, with why; the original is kept (trimmed to fit)."""
-        record: dict[str, Any] = {"reason": reason, "field": field, "failedAt": utc_now_text()}
-        if dequeue_count is not None:
-            record["dequeueCount"] = dequeue_count
-        record["original"] = original
+        return self.send(dead_letter_record(original, reason, field, dequeue_count), queue=DEAD_LETTER_QUEUE)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def dead_letter_record(original: str, reason: str, field: str | None = None, dequeue_count: int | None = None) -> str:
+    """The dead-letter JSON, at most SAFE_MESSAGE_BYTES on the wire whatever the input.
+
+    Reason and field are cut to a fixed size; the original is cut until the record (escaped as JSON, then
+    as XML by the queue client) fits. Text that is not valid Unicode (lone surrogates) is replaced, so the
+    record can always be encoded and sent.
+    """
+    record: dict[str, Any] = {
+        "reason": _cut(_valid(reason), MAX_REASON_CHARS),
+        "field": _cut(_valid(field), MAX_FIELD_CHARS) if field is not None else None,
+        "failedAt": utc_now_text(),
+    }
+    if dequeue_count is not None:
+        record["dequeueCount"] = dequeue_count
+    kept = _valid(original)
+    record["original"] = kept
+    text = json.dumps(record, ensure_ascii=False)
+    while wire_bytes(text) > SAFE_MESSAGE_BYTES:
+        # Shrink in proportion to the excess (escaping may make a character cost up to 6 bytes), then re-measure.
+        ratio = SAFE_MESSAGE_BYTES / wire_bytes(text)
+        kept = kept[: max(0, int(len(kept) * ratio) - 64)]
+        record["original"], record["originalTruncated"] = kept, True
         text = json.dumps(record, ensure_ascii=False)
-        overflow = len(text.encode("utf-8")) - SAFE_MESSAGE_BYTES
-        if overflow > 0:
-            keep = original.encode("utf-8")[: max(0, len(original.encode("utf-8")) - overflow - 64)]
-            record["original"] = keep.decode("utf-8", errors="ignore")
-            record["originalTruncated"] = True
-            text = json.dumps(record, ensure_ascii=False)
-        return self.send(text, queue=DEAD_LETTER_QUEUE)
+    return text
+
+
+def _valid(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 _store: QueueStore | None = None

@@ -1,0 +1,90 @@
+"""Faults and hostile input through the real worker, fake ARM and Kubernetes, and Azurite (issue 14)."""
+
+from __future__ import annotations
+
+import json
+
+from shared import tags
+from shared.messages import Message, PodRef
+from shared.naming import container_group_name
+from shared.worker import process_message
+from tests.fakes.connector_fixtures import make_pod
+
+
+def _upsert_text(pod) -> str:
+    meta = pod["metadata"]
+    return Message(op="upsert", pod=PodRef(meta["namespace"], meta["name"], meta.get("uid")), source="watch").to_text()
+
+
+def _secret(value: str) -> dict:
+    import base64
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "default"},
+        "data": {"password": base64.b64encode(value.encode()).decode()},
+    }
+
+
+def test_spec_tag_is_the_same_for_any_secret_value_and_rotation_still_redeploys(kube_api, arm, worker_context):
+    kube_api.create(_secret("hunter2"))
+    pod = make_pod()
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}
+    ]
+    pod = kube_api.create(pod)
+    assert process_message(_upsert_text(pod), context=worker_context).action == "created"
+    name = container_group_name(pod)
+    tag = worker_context.aci.get(name)["tags"][tags.SPEC_HASH_TAG]
+    # An ARM Reader sees the tag; hashing the same pod with a guessed secret must not reproduce it only for the
+    # right guess: the tag does not depend on the secret value at all.
+    from shared.translate import translate_pod
+
+    secret = kube_api.get("secrets", "default", "db")
+    for guess in ("hunter2", "letmein"):
+        body = translate_pod(pod, secrets={"db": _secret(guess)}, settings=worker_context.settings).body
+        assert tags.spec_hash(body, tags.references_version({"db": secret})) == tag
+    assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"
+
+    secret["data"] = _secret("rotated")["data"]
+    kube_api.update(secret)
+    assert process_message(_upsert_text(pod), context=worker_context).action == "updated"
+    assert worker_context.aci.get(name)["tags"][tags.SPEC_HASH_TAG] != tag
+    assert arm.counts["put"] == 2
+
+
+HOSTILE_MESSAGES = [
+    "not json",
+    "[" * 30_000 + "]" * 30_000,
+    '{"v":1,"op":"upsert","source":"cli","attempt":' + "9" * 5000 + "}",
+    '{"v":1,"op":"upsert","source":"cli","pod":{"namespace":"default","name":"web","uid":"\\ud800"}}',
+    '{"v":1,"op":"upsert","source":"cli","manifest":{"apiVersion":"v1","kind":"Pod","metadata":[1],'
+    '"spec":{"containers":[{}]}}}',
+    '{"v":1,"op":"upsert","source":"cli","manifest":{"apiVersion":"v1","kind":"Pod","metadata":{"name":null},'
+    '"spec":{"containers":[{}]}}}',
+    '{"v":1,"op":"upsert","source":"cli","attempt":1e400}',
+    '{"v":1,"op":"sync","source":"eventgrid","group":"' + "<x>" * 20_000 + '"}',
+]
+
+
+def test_hostile_messages_are_dead_lettered_once_and_never_poisoned(app_env, kube_api, arm, queue_store):
+    """End to end as the host runs the function: one dead letter per message, no retry, no poison."""
+    from functions.pod_events import pod_events
+    from shared.config import DEAD_LETTER_QUEUE, POISON_QUEUE
+    from tests.hostsim import QueueHost
+
+    for text in HOSTILE_MESSAGES:
+        queue_store.send(text)
+    host = QueueHost(queue_store, pod_events, visibility_timeout=1)
+    host.drain(timeout=30, idle=1.5)
+    assert [(d.error, d.dequeue_count, d.poisoned) for d in host.deliveries] == [(None, 1, False)] * len(
+        HOSTILE_MESSAGES
+    )
+    dead = queue_store.peek(queue=DEAD_LETTER_QUEUE)
+    assert len(dead) == len(HOSTILE_MESSAGES)
+    for item in dead:
+        record = json.loads(item.text)
+        assert record["reason"] and len(record["reason"]) <= 1024
+    assert queue_store.peek(queue=POISON_QUEUE) == []
+    assert arm.counts["put"] == 0
