@@ -32,11 +32,11 @@ def capacity(req: func.HttpRequest) -> func.HttpResponse:
     node = req.route_params.get("node") or None
     output = (req.params.get("format") or "json").lower()
     if output not in ("json", "prometheus"):
-        return _error(400, f"unknown format {output!r}: use json or prometheus")
+        return _error(400, f"unknown format {output[:40]!r}: use json or prometheus")
     try:
         report = get_capacity_service().report(node)
     except KeyError:
-        return _error(404, f"no virtual node named {node!r} is run by this connector")
+        return _error(404, f"no virtual node named {node[:80]!r} is run by this connector")
     if output == "prometheus":
         return func.HttpResponse(
             to_prometheus(report), status_code=200, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import InvalidMessage
-from shared.messages import Message, PodRef, parse_message
+from shared.messages import Message, PodRef, parse_message, show
 
 log = logging.getLogger("aci_connector.audit")
 
@@ -81,7 +81,7 @@ def check_request(method: str, headers: Mapping[str, str], body: bytes, max_byte
     if method.upper() != "POST":
         raise AuditRejected(405, f"method {method} not allowed: the audit webhook takes POST")
     declared = _header(headers, "Content-Length")
-    if (declared and declared.isdigit() and int(declared) > max_bytes) or len(body) > max_bytes:
+    if (declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes) or len(body) > max_bytes:
         raise AuditRejected(413, f"body larger than {max_bytes} bytes: lower --audit-webhook-batch-max-size")
     media = (_header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
     if media not in JSON_MEDIA_TYPES:
@@ -96,15 +96,19 @@ def parse_events(body: bytes) -> list[Any]:
         raise AuditRejected(400, "body is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise AuditRejected(400, f"body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise AuditRejected(400, "body is nested too deeply to be an audit EventList") from None
+    except ValueError as error:  # an integer with more digits than Python converts
+        raise AuditRejected(400, f"body is not usable JSON: {str(error).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise AuditRejected(400, f"expected an audit EventList object, got a JSON {type(data).__name__}")
     api_version, kind = data.get("apiVersion"), data.get("kind")
     if api_version not in AUDIT_API_VERSIONS:
-        raise AuditRejected(400, f"apiVersion {api_version!r} is not one of {', '.join(AUDIT_API_VERSIONS)}")
+        raise AuditRejected(400, f"apiVersion {show(api_version)} is not one of {', '.join(AUDIT_API_VERSIONS)}")
     if kind == "Event":
         return [data]
     if kind != "EventList":
-        raise AuditRejected(400, f"kind {kind!r}: expected EventList")
+        raise AuditRejected(400, f"kind {show(kind)}: expected EventList")
     items = data.get("items")
     if items is None:
         return []
