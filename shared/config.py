@@ -17,6 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from shared.errors import ConfigError
+from shared.quantities import positive_quantity
+from shared.schedule import validate_ncrontab
 
 POD_EVENTS_QUEUE = "pod-events"
 """Queue the relay, audit webhook, Event Grid function and CLI write to."""
@@ -217,15 +219,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Taint on the virtual nodes (key[=value]:Effect).",
     ),
     Setting("NODE_CPU", "10000", _positive_int, "CPU capacity the virtual node advertises, in cores."),
-    Setting("NODE_MEMORY", "4Ti", _text, "Memory capacity the virtual node advertises (a Kubernetes quantity)."),
+    Setting(
+        "NODE_MEMORY", "4Ti", positive_quantity, "Memory capacity the virtual node advertises (a Kubernetes quantity)."
+    ),
     Setting("NODE_PODS", "5000", _positive_int, "Pod capacity the virtual node advertises."),
-    Setting("NODE_EPHEMERAL_STORAGE", "100Ti", _text, "Ephemeral storage the virtual node advertises."),
+    Setting("NODE_EPHEMERAL_STORAGE", "100Ti", positive_quantity, "Ephemeral storage the virtual node advertises."),
     Setting("DEFAULT_CPU", "1", _positive_float, "CPU (cores) given to a container that requests none."),
     Setting("DEFAULT_MEMORY_GB", "1.5", _positive_float, "Memory (GB) given to a container that requests none."),
     Setting(
         "RECONCILE_SCHEDULE",
         "*/10 * * * * *",
-        _text,
+        validate_ncrontab,
         "NCRONTAB schedule of the reconciler timer (six fields, seconds first).",
     ),
     Setting(

@@ -50,11 +50,22 @@ def parse_quantity(value: object) -> Decimal:
         base = Decimal(number)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
         raise ValueError(f"not a quantity: {value!r}") from None
-    if suffix[:1] in ("e", "E") and len(suffix) > 1 and suffix != "Ei":
-        return base.scaleb(int(suffix[1:]))
-    if suffix in _BINARY:
-        return base * _BINARY[suffix]
-    return base * _DECIMAL[suffix]
+    try:
+        if suffix[:1] in ("e", "E") and len(suffix) > 1 and suffix != "Ei":
+            return base.scaleb(int(suffix[1:]))
+        if suffix in _BINARY:
+            return base * _BINARY[suffix]
+        return base * _DECIMAL[suffix]
+    except ArithmeticError:  # decimal.InvalidOperation / Overflow: an exponent beyond any real quantity
+        raise ValueError(f"not a quantity (out of range): {value[:40]!r}") from None
+
+
+def positive_quantity(value: str) -> str:
+    """A setting that must be a positive quantity (NODE_MEMORY, ...): the text, validated; ValueError if not."""
+    value = value.strip()
+    if not parse_quantity(value) > 0:
+        raise ValueError(f"expected a positive Kubernetes quantity, got {value!r}")
+    return value
 
 
 def round_up(value: Decimal, step: Decimal) -> Decimal:

@@ -74,3 +74,46 @@ def test_host_json_choices_are_documented():
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
     for key in host["extensions"]["queues"]:
         assert f"`queues.{key}`" in doc, key
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NODE_MEMORY", "lots"),
+        ("NODE_MEMORY", "-4Gi"),
+        ("NODE_MEMORY", "0"),
+        ("NODE_MEMORY", "1e999999999"),
+        ("NODE_EPHEMERAL_STORAGE", "100 TB"),
+        ("RECONCILE_SCHEDULE", "*/10 * * * *"),
+        ("RECONCILE_SCHEDULE", "every ten seconds"),
+        ("RECONCILE_SCHEDULE", "*/0 * * * * *"),
+        ("RECONCILE_SCHEDULE", "0 61 * * * *"),
+        ("RECONCILE_SCHEDULE", "0 0 25 * * *"),
+        ("RECONCILE_SCHEDULE", "0 0 0 0 * *"),
+        ("RECONCILE_SCHEDULE", "0 0 0 * 13 *"),
+        ("RECONCILE_SCHEDULE", "0 0 0 * * 8"),
+        ("RECONCILE_SCHEDULE", "0 0 0 * FOO *"),
+        ("RECONCILE_SCHEDULE", "0 5-1 * * * *"),
+        ("RECONCILE_SCHEDULE", "0,,5 * * * * *"),
+    ],
+)
+def test_quantities_and_the_schedule_fail_at_load(name, value):
+    """Issue 14, point 10: these were read as plain text and failed only when first used."""
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value})
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["*/10 * * * * *", "0 */5 * * * *", "0 30 9 * * MON-FRI", "0 0 0 1 JAN,jul *", "5,10-20/5 * * * * 0-6"],
+)
+def test_valid_schedules_load(schedule):
+    assert load_settings({"RECONCILE_SCHEDULE": schedule})["RECONCILE_SCHEDULE"] == schedule
+
+
+def test_node_quantities_are_parsed_by_the_shared_parser():
+    from shared.quantities import parse_quantity
+
+    settings = load_settings({"NODE_MEMORY": "3.5Ti", "NODE_EPHEMERAL_STORAGE": "1e15"})
+    assert parse_quantity(settings["NODE_MEMORY"]) == parse_quantity("3.5Ti")
+    assert parse_quantity(settings["NODE_EPHEMERAL_STORAGE"]) == 10**15
