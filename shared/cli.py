@@ -76,15 +76,20 @@ def _read(path: str) -> str:
 
 def _store(args: argparse.Namespace, env: dict[str, str]) -> Any:
     """The queues named by --connection-string, else the app's settings (a connection string or an identity URI)."""
-    from shared.queue import QueueStore
+    from shared.queue import FAIL_FAST, QueueStore
 
-    if args.connection_string:
-        return QueueStore(args.connection_string)
-    if env.get("AzureWebJobsStorage"):
-        return QueueStore(env["AzureWebJobsStorage"])
-    if env.get("AzureWebJobsStorage__queueServiceUri"):
-        return QueueStore(None, queue_service_uri=env["AzureWebJobsStorage__queueServiceUri"])
-    return QueueStore(DEFAULT_CONNECTION)
+    connection = args.connection_string or env.get("AzureWebJobsStorage") or ""
+    uri = env.get("AzureWebJobsStorage__queueServiceUri") or ""
+    try:
+        if connection or not uri:
+            store = QueueStore(connection or DEFAULT_CONNECTION, **FAIL_FAST)
+        else:
+            store = QueueStore(None, queue_service_uri=uri, **FAIL_FAST)
+        args.endpoint = store.endpoint  # named in the one-line hint if Storage cannot be reached
+        return store
+    except ValueError as error:  # the SDK's "connection string is either blank or malformed"
+        source = "--connection-string" if args.connection_string else "AzureWebJobsStorage"
+        raise CliError(f"{source}: not a usable Storage connection string: {error}", EXIT_USAGE) from None
 
 
 def _submit(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -201,6 +206,23 @@ def _status(args: argparse.Namespace, env: dict[str, str]) -> int:
     return EXIT_OK
 
 
+def _peek_limit(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= number <= 32:
+        raise argparse.ArgumentTypeError(f"{number} is outside 1-32 (Storage peeks at most 32 messages)")
+    return number
+
+
+def _pod_name(text: str) -> str:
+    namespace, _, name = text.rpartition("/")
+    if not name or "/" in namespace:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAMESPACE/NAME or NAME")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -219,10 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     inline.add_argument("--inline", dest="inline", action="store_true", default=None, help="carry the manifest")
     inline.add_argument("--reference", dest="inline", action="store_false", help="send only namespace/name")
     delete = commands.add_parser("delete", help="queue a delete for NAMESPACE/NAME")
-    delete.add_argument("pod", help="NAMESPACE/NAME (namespace defaults to default)")
+    delete.add_argument("pod", type=_pod_name, help="NAMESPACE/NAME (namespace defaults to default)")
     delete.add_argument("--uid", help="only this incarnation of the pod")
     logs = commands.add_parser("logs", help="print a container's logs from ACI (standalone pods)")
-    logs.add_argument("pod", help="NAMESPACE/POD (namespace defaults to default)")
+    logs.add_argument("pod", type=_pod_name, help="NAMESPACE/POD (namespace defaults to default)")
     logs.add_argument("-c", "--container", help="container name (needed when the pod has several)")
     logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.add_argument("--timestamps", action="store_true", help="prefix each line with its RFC 3339 time")
@@ -234,11 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("poison", f"show messages the host gave up on ({POISON_QUEUE})"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--limit", type=int, default=32, help="at most this many (Storage peeks 32 at most)")
+        sub.add_argument("--limit", type=_peek_limit, default=32, help="1-32: at most this many (Storage's peek limit)")
     groups = commands.add_parser("groups", help="list the connector's container groups (name, pod, OS, state, IP)")
     groups.add_argument("--all", action="store_true", help="also groups this connector did not create")
     status = commands.add_parser("status", help="one pod's container group in detail, with its events")
-    status.add_argument("pod", help="NAMESPACE/NAME of the pod (or a container group name)")
+    status.add_argument("pod", type=_pod_name, help="NAMESPACE/NAME of the pod (or a container group name)")
     for sub in (groups, status):
         sub.add_argument("-o", "--output", choices=("text", "json"), default="text")
     return parser
@@ -275,9 +297,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         from azure.core.exceptions import AzureError
 
         if isinstance(error, (AzureError, OSError)):
-            print(f"error: Storage: {type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
+            storage = args.command not in ("logs", "groups", "status")
+            hint = _storage_hint(error, args) if storage else f"ARM: {type(error).__name__}: {error}"
+            print(f"error: {hint.splitlines()[0]}", file=sys.stderr)
             return EXIT_FAILURE
         raise
+
+
+def _storage_hint(error: Exception, args: argparse.Namespace) -> str:
+    """One line: what failed, where, and the likely fix (Azurite not running, wrong endpoint, no login)."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+
+    endpoint = getattr(args, "endpoint", "") or "the Storage queue endpoint"
+    first = (str(error).splitlines() or [""])[0][:200]
+    if isinstance(error, ClientAuthenticationError):
+        return f"Storage at {endpoint} refused the credentials ({first}): check the key, or run az login"
+    if isinstance(error, HttpResponseError):
+        return f"Storage at {endpoint} answered {error.status_code}: {first}"
+    if isinstance(error, (ServiceRequestError, OSError)):
+        return (
+            f"cannot reach Storage at {endpoint} ({type(error).__name__}). Is Azurite running "
+            "(make start, or npx azurite-queue --skipApiVersionCheck)? Otherwise check --connection-string "
+            "or AzureWebJobsStorage"
+        )
+    return f"Storage at {endpoint}: {type(error).__name__}: {first}"
 
 
 if __name__ == "__main__":

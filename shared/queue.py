@@ -24,6 +24,15 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 MAX_VISIBILITY_DELAY = 7 * 24 * 3600
 """Storage refuses a visibility timeout beyond seven days."""
+FAIL_FAST: dict[str, Any] = {
+    "retry_total": 1,
+    "initial_backoff": 0.5,
+    "increment_base": 1,
+    "random_jitter_range": 0.2,
+    "connection_timeout": 3,
+    "read_timeout": 2.5,
+}
+"""SDK options for interactive use (the CLI): one quick retry instead of the default ~80 s of backoff."""
 MAX_REASON_CHARS = 1024
 MAX_FIELD_CHARS = 256
 
@@ -66,17 +75,22 @@ class PeekedMessage:
 class QueueStore:
     """The connector's queues on one Storage account; clients are made once and reused."""
 
-    def __init__(self, connection_string: str | None = None, *, queue_service_uri: str | None = None) -> None:
+    def __init__(
+        self, connection_string: str | None = None, *, queue_service_uri: str | None = None, **client_options: Any
+    ) -> None:
+        """`client_options` go to the SDK client (retry and timeout knobs: see FAIL_FAST)."""
         from azure.storage.queue import QueueServiceClient
 
         self._connection_string = expand_connection_string(connection_string) if connection_string else None
         self._queue_service_uri = queue_service_uri
         if connection_string:
-            self._service = QueueServiceClient.from_connection_string(expand_connection_string(connection_string))
+            self._service = QueueServiceClient.from_connection_string(
+                expand_connection_string(connection_string), **client_options
+            )
         elif queue_service_uri:
             from azure.identity import DefaultAzureCredential
 
-            self._service = QueueServiceClient(queue_service_uri, credential=DefaultAzureCredential())
+            self._service = QueueServiceClient(queue_service_uri, credential=DefaultAzureCredential(), **client_options)
         else:
             raise ConfigError(
                 "setting AzureWebJobsStorage is required (or AzureWebJobsStorage__queueServiceUri with an identity)"
@@ -84,6 +98,11 @@ class QueueStore:
         self._clients: dict[str, Any] = {}
         self._ensured: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        """The queue service URL in use (for error hints), without any SAS query."""
+        return str(self._service.url).split("?", 1)[0]
 
     def client(self, queue: str) -> Any:
         with self._lock:

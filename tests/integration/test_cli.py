@@ -72,3 +72,80 @@ def test_settings_file_supplies_the_connection(azurite, queue_store, tmp_path, m
     assert cli.main(["delete", "default/web"]) == 0
     [queued] = queue_store.peek()
     assert json.loads(queued.text)["op"] == "delete"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _unreachable(port: int) -> str:
+    from shared.queue import azurite_connection_string
+
+    return azurite_connection_string(f"http://127.0.0.1:{port}/devstoreaccount1")
+
+
+def _timed_main(argv: list[str]) -> tuple[int, float]:
+    import time
+
+    started = time.monotonic()
+    code = cli.main(argv)
+    return code, time.monotonic() - started
+
+
+@pytest.mark.parametrize("command", [["peek"], ["delete", "default/web"]])
+def test_storage_refusing_connections_fails_within_seconds_with_a_hint(tmp_path, capsys, monkeypatch, command):
+    """Issue 14, point 11: the SDK's default retries waited ~82 s before a bare connection error."""
+    monkeypatch.chdir(tmp_path)
+    port = _free_port()
+    code, elapsed = _timed_main(["--connection-string", _unreachable(port), *command])
+    assert code == cli.EXIT_FAILURE
+    assert elapsed < 10
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"127.0.0.1:{port}" in line
+    assert "Azurite" in line
+
+
+def test_storage_that_never_answers_fails_within_ten_seconds(tmp_path, capsys, monkeypatch):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        code, elapsed = _timed_main(["--connection-string", _unreachable(port), "peek"])
+    assert code == cli.EXIT_FAILURE
+    assert elapsed < 10
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["peek", "--limit", "0"],
+        ["peek", "--limit", "-3"],
+        ["dead-letters", "--limit", "33"],
+        ["poison", "--limit", "many"],
+        ["delete", ""],
+        ["delete", "a/b/c"],
+        ["delete", "default/"],
+    ],
+)
+def test_bad_arguments_are_usage_errors_not_tracebacks(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "error:" in err
+
+
+def test_a_malformed_connection_string_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--connection-string", "not a connection string", "peek"]) == cli.EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert "--connection-string" in line
