@@ -61,6 +61,14 @@ def transition_for(old_status: Mapping[str, Any] | None, new_status: Mapping[str
     return {"Running": "running", "Succeeded": "succeeded", "Failed": "failed"}.get(str(new_phase))
 
 
+def event_id(source: str, uid: Any, kind: str) -> str:
+    """Deterministic per pod incarnation and transition, so a repeat after a crash is a duplicate subscribers
+    can drop (CloudEvents: source + id identify an event); random when the pod has no uid (standalone)."""
+    if not uid:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{source}/pods/{uid}/{kind}"))
+
+
 def build_event(
     kind: str,
     pod: Mapping[str, Any],
@@ -90,7 +98,7 @@ def build_event(
     }
     return {
         "specversion": "1.0",
-        "id": str(uuid.uuid4()),
+        "id": event_id(source, metadata.get("uid"), kind),
         "source": source,
         "type": event_type(kind),
         "subject": f"namespaces/{namespace}/pods/{name}",

@@ -208,6 +208,9 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
                 f"container group {name} exists and belongs to {owner_uid or 'something else'}, not pod uid {_uid(pod)}"
             )
         if _same_spec(existing, body):
+            # A worker that died after ARM accepted the PUT left the announcements undone: finish them now,
+            # before the annotation that lets the next repeat skip this read.
+            _announce_created(ctx, pod, name, translation.warnings)
             _patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
             return Outcome("unchanged", "group already matches the pod", group=name)
     accepted = ctx.aci.begin_create_or_update(name, body)
@@ -217,8 +220,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     if current is None or _uid(current) != _uid(pod) or (current.get("metadata") or {}).get("deletionTimestamp"):
         ctx.aci.begin_delete(name)
         return Outcome("undone", "pod was deleted while its group was being created", group=name)
-    if translation.warnings and existing is None:
-        _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(translation.warnings), "Warning")
+    if existing is None:  # before the spec-hash annotation: once it is written, a repeat skips the ARM read
+        _announce_created(ctx, pod, name, translation.warnings, known_missing=True)
     status = pod_status_from_container_group(accepted, current)
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note
@@ -226,10 +229,24 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         _patch_status(ctx, pod, status, annotations=built)
     elif _annotations(current).get(tags.SPEC_HASH_ANNOTATION) != built[tags.SPEC_HASH_ANNOTATION]:
         _patch_status(ctx, pod, None, annotations=built)
-    if existing is None:
-        _record(ctx, pod, "ProviderCreated", f"Created ACI container group {name}", "Normal")
-        publish_pod_transition("scheduled", pod, group_name=name)
     return Outcome("created" if existing is None else "updated", group=name)
+
+
+def _announce_created(
+    ctx: Context, pod: dict[str, Any], name: str, warnings: list[str], *, known_missing: bool = False
+) -> None:
+    """The Scheduled CloudEvent, then FieldsIgnored and ProviderCreated Events, each at most once per pod uid.
+
+    Event names are deterministic (shared.recorder) and so is the CloudEvent id, so a redelivered message
+    checks for the ProviderCreated Event (written last) and repeats whatever a crash cut short.
+    """
+    created = pod_event(pod, reason="ProviderCreated", message=f"Created ACI container group {name}")
+    if not known_missing and ctx.kube.get_namespaced("events", _key_ns(pod), created["metadata"]["name"]):
+        return
+    publish_pod_transition("scheduled", pod, group_name=name)
+    if warnings:
+        _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(warnings), "Warning")
+    ctx.kube.create_event(_key_ns(pod), created)
 
 
 with_spec_hash = tags.with_spec_hash

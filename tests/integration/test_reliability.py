@@ -88,3 +88,65 @@ def test_hostile_messages_are_dead_lettered_once_and_never_poisoned(app_env, kub
         assert record["reason"] and len(record["reason"]) <= 1024
     assert queue_store.peek(queue=POISON_QUEUE) == []
     assert arm.counts["put"] == 0
+
+
+class _Recorder:
+    """Stands in for the Event Grid publisher: keeps what would be sent."""
+
+    source = "aci-connector"
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def publish(self, event: dict) -> bool:
+        self.events.append(event)
+        return True
+
+
+def test_a_crash_after_arm_accepted_the_put_still_announces_the_pod_once(kube_api, arm, worker_context, monkeypatch):
+    """Issue 14, point 8: the redelivery found the group "unchanged" and never wrote ProviderCreated/Scheduled."""
+    import pytest
+
+    from shared.events import set_publisher
+
+    recorder = _Recorder()
+    set_publisher(recorder)  # type: ignore[arg-type]
+    try:
+        pod = kube_api.create(make_pod())
+        real_get_pod = worker_context.kube.get_pod
+        calls = []
+
+        def dies_after_the_put(namespace, name):
+            calls.append(name)
+            if len(calls) == 2:  # the re-read right after ARM accepted the PUT
+                raise RuntimeError("worker killed")
+            return real_get_pod(namespace, name)
+
+        monkeypatch.setattr(worker_context.kube, "get_pod", dies_after_the_put)
+        with pytest.raises(RuntimeError):
+            process_message(_upsert_text(pod), context=worker_context)
+        monkeypatch.setattr(worker_context.kube, "get_pod", real_get_pod)
+        assert arm.counts["put"] == 1
+        assert recorder.events == []
+
+        assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"
+        assert process_message(_upsert_text(pod), context=worker_context).action == "unchanged"
+        reasons = [
+            e["reason"]
+            for e in kube_api.list("events", "default")
+            if e["involvedObject"]["uid"] == pod["metadata"]["uid"]
+        ]
+        assert reasons == ["ProviderCreated"]
+        assert [e["type"].rsplit(".", 1)[1] for e in recorder.events] == ["Scheduled"]
+        assert arm.counts["put"] == 1
+    finally:
+        set_publisher(None)
+
+
+def test_cloud_event_ids_are_stable_per_pod_and_transition():
+    from shared.events import build_event
+
+    pod = {"metadata": {"namespace": "default", "name": "web", "uid": "u-1"}}
+    first, again = (build_event("scheduled", pod, source="aci-connector") for _ in range(2))
+    assert first["id"] == again["id"]
+    assert build_event("running", pod, source="aci-connector")["id"] != first["id"]
