@@ -115,7 +115,8 @@ class Message:
         return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
 
     def next_attempt(self) -> Message:
-        return replace(self, attempt=self.attempt + 1, ts=utc_now_text())
+        """The re-queued copy: `ts` stays the producer's, so it still orders against a later delete."""
+        return replace(self, attempt=self.attempt + 1)
 
 
 def trim_manifest(manifest: dict[str, Any]) -> dict[str, Any]:

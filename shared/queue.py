@@ -10,10 +10,13 @@ cold-start time that HTTP-only invocations should not pay.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, Settings, get_settings
@@ -33,6 +36,9 @@ FAIL_FAST: dict[str, Any] = {
     "read_timeout": 2.5,
 }
 """SDK options for interactive use (the CLI): one quick retry instead of the default ~80 s of backoff."""
+TOMBSTONE_PREFIX = "pod-events-tomb-"
+TOMBSTONE_SECONDS = 24 * 3600
+"""How long a standalone delete outranks older upserts: longer than any re-queue delay (throttling caps at 15 min)."""
 MAX_REASON_CHARS = 1024
 MAX_FIELD_CHARS = 256
 
@@ -165,6 +171,46 @@ class QueueStore:
             for m in self.client(queue).peek_messages(max_messages=min(limit, 32))
         ]
 
+    # -- tombstones (standalone mode): a queue per deleted pod, its metadata holding the delete's time ------------
+
+    def mark_deleted(self, key: str, when: str) -> None:
+        """Remember that the pod behind `key` (its group name) was deleted at `when`; sweeps expired marks."""
+        from azure.core.exceptions import ResourceExistsError
+
+        client = self.client(tombstone_queue(key))
+        metadata = {"deletedat": when, "group": key}
+        try:
+            client.create_queue(metadata=metadata)
+        except ResourceExistsError:
+            client.set_queue_metadata(metadata=metadata)
+        self._sweep_tombstones()
+
+    def deleted_at(self, key: str) -> str | None:
+        """When the pod behind `key` was deleted, if a tombstone says so."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            properties = self.client(tombstone_queue(key)).get_queue_properties()
+        except ResourceNotFoundError:
+            return None
+        return (properties.metadata or {}).get("deletedat")
+
+    def clear_deleted(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with contextlib.suppress(ResourceNotFoundError):  # another worker cleared it first: same result
+            self.client(tombstone_queue(key)).delete_queue()
+
+    def _sweep_tombstones(self) -> None:
+        """Drop tombstones older than TOMBSTONE_SECONDS: no re-queued upsert outlives that."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        cutoff = time.time() - TOMBSTONE_SECONDS
+        for item in self._service.list_queues(name_starts_with=TOMBSTONE_PREFIX, include_metadata=True):
+            if _epoch((item.metadata or {}).get("deletedat", "")) < cutoff:
+                with contextlib.suppress(ResourceNotFoundError):
+                    self.client(item.name).delete_queue()
+
     def dead_letter(
         self, original: str, *, reason: str, field: str | None = None, dequeue_count: int | None = None
     ) -> str:
@@ -204,6 +250,18 @@ def dead_letter_record(original: str, reason: str, field: str | None = None, deq
 
 def _valid(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def tombstone_queue(key: str) -> str:
+    """Queue names allow 3-63 of [a-z0-9-]: a fixed prefix and a hash of the group name."""
+    return TOMBSTONE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _epoch(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0  # unreadable: treat as expired
 
 
 _store: QueueStore | None = None

@@ -144,7 +144,9 @@ def _dispatch(message: Message, ctx: Context) -> Outcome:
     if message.op == "sync":
         return _sync(message, ctx)
     if ctx.kube is None:
-        return _standalone(message, ctx)
+        from shared.standalone import handle
+
+        return handle(message, ctx)
     assert message.pod is not None
     pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
     if message.op == "delete":
@@ -382,33 +384,6 @@ def _key_ns(pod: dict[str, Any]) -> str:
 
 def _key_name(pod: dict[str, Any]) -> str:
     return pod["metadata"]["name"]
-
-
-# -- standalone mode -------------------------------------------------------------------------------------------------
-
-
-def _standalone(message: Message, ctx: Context) -> Outcome:
-    """No cluster: the inline manifest is the truth; failures are dead-lettered since no pod can show them."""
-    manifest = message.manifest
-    if manifest is None:
-        if message.op == "delete" and message.pod is not None:
-            return _delete_group_of(_stub_pod(message.pod), ctx, reason="delete requested")
-        reason = "standalone mode needs the pod manifest inline (field manifest)"
-        ctx.queue.dead_letter(message.encoded(), reason=reason, field="manifest")
-        return Outcome("dead-lettered", reason)
-    if message.op == "delete":
-        return _delete_group_of(manifest, ctx, reason="delete requested")
-    try:
-        name = container_group_name(manifest)
-        body = with_spec_hash(translate_pod(manifest, settings=ctx.settings).body)
-        existing = ctx.aci.get(name)
-        if existing is not None and _same_spec(existing, body):
-            return Outcome("unchanged", "group already matches the manifest", group=name)
-        ctx.aci.begin_create_or_update(name, body)
-    except PermanentError as error:
-        ctx.queue.dead_letter(message.encoded(), reason=str(error), field=getattr(error, "field", None))
-        return Outcome("dead-lettered", str(error))
-    return Outcome("created" if existing is None else "updated", group=name)
 
 
 # -- sync (Event Grid) -----------------------------------------------------------------------------------------------

@@ -150,3 +150,47 @@ def test_cloud_event_ids_are_stable_per_pod_and_transition():
     first, again = (build_event("scheduled", pod, source="aci-connector") for _ in range(2))
     assert first["id"] == again["id"]
     assert build_event("running", pod, source="aci-connector")["id"] != first["id"]
+
+
+def _inline(op: str, pod: dict) -> str:
+    from shared.messages import trim_manifest
+
+    meta = pod["metadata"]
+    return Message(
+        op=op, pod=PodRef(meta["namespace"], meta["name"]), source="cli", manifest=trim_manifest(pod)
+    ).to_text()
+
+
+def test_standalone_delete_overtaking_a_throttled_upsert_wins(arm, standalone_context, queue_store, monkeypatch):
+    """Issue 14, point 7: the re-queued upsert used to recreate the deleted pod's group, for good."""
+    sent: list[str] = []
+    real_send = queue_store.send
+    monkeypatch.setattr(queue_store, "send", lambda text, **kw: sent.append(text) or real_send(text, **kw))
+    arm.throttle.writes = (1, 0.2)  # one write token, refilling every 5 s
+    first, pod = make_pod("first", node=None), make_pod("hello", node=None)
+    assert process_message(_inline("upsert", first), context=standalone_context).action == "created"
+    assert process_message(_inline("upsert", pod), context=standalone_context).action == "requeued"
+    [requeued] = sent
+    assert process_message(_inline("delete", pod), context=standalone_context).action == "deleted"
+    arm.throttle.enabled = False
+
+    outcome = process_message(requeued, context=standalone_context)
+    assert outcome.action == "dropped"
+    name = container_group_name(pod)
+    assert standalone_context.aci.get(name) is None
+    assert process_message(requeued, context=standalone_context).action == "dropped"  # a duplicate delivery too
+
+    # A real resubmission after the delete runs again and clears the tombstone.
+    assert process_message(_inline("upsert", pod), context=standalone_context).action == "created"
+    assert standalone_context.queue.deleted_at(name) is None
+
+
+def test_tombstones_expire(queue_store):
+    from shared import queue as queue_module
+
+    old = queue_store.client(queue_module.tombstone_queue("old-group"))
+    old.create_queue(metadata={"deletedat": "2020-01-01T00:00:00Z", "group": "old-group"})
+    assert queue_store.deleted_at("old-group") == "2020-01-01T00:00:00Z"
+    queue_store.mark_deleted("new-group", queue_module.utc_now_text())  # sweeps what expired
+    assert queue_store.deleted_at("old-group") is None
+    assert queue_store.deleted_at("new-group") is not None
