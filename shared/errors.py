@@ -38,6 +38,12 @@ class UnsupportedPodSpec(PermanentError, ValueError):
         self.field = field
 
 
+class ReferenceForbidden(PermanentError):
+    """The connector may not read a Secret or ConfigMap the pod references (403): fix RBAC, then re-create the pod."""
+
+    reason = "ReferenceForbidden"
+
+
 class RetryableError(ConnectorError):
     """Try again later; `retry_after` (seconds) says when, if the server said."""
 

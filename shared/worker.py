@@ -24,7 +24,7 @@ from typing import Any
 
 from shared import tags
 from shared.config import Settings
-from shared.errors import InvalidMessage, PermanentError, RetryableError, ThrottledError
+from shared.errors import InvalidMessage, PermanentError, ReferenceForbidden, RetryableError, ThrottledError
 from shared.events import publish_pod_transition, transition_for
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
@@ -39,6 +39,10 @@ log = logging.getLogger("aci_connector.worker")
 MAX_ATTEMPTS = 8
 """Re-queues for transient errors before the host's own retry and poison queue take over."""
 THROTTLE_DEFAULT_DELAY = 30.0
+THROTTLE_MAX_DELAY = 900.0
+"""Cap of the throttled re-queue backoff (30 s doubling); a longer Retry-After from ARM is still honoured."""
+GAVE_UP_REASON = "ProviderUnavailable"
+"""status.reason (pod stays Pending) and Warning Event when ARM kept failing for MAX_ATTEMPTS re-queues."""
 TERMINAL_PHASES = ("Succeeded", "Failed")
 SPEC_HASH_TAG = tags.SPEC_HASH_TAG
 WAITING_REASON = "WaitingForACICapacity"
@@ -94,7 +98,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
     try:
         return _dispatch(message, ctx)
     except ThrottledError as error:
-        delay = error.retry_after or THROTTLE_DEFAULT_DELAY
+        delay = throttle_delay(message.attempt, error.retry_after)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
         _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}")
         log_with(
@@ -118,7 +122,9 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
                 error,
                 fields=_fields(message),
             )
-            raise
+            if not _note_gave_up(message, ctx, error):
+                raise  # no pod to tell (standalone, sync): the host's retries and poison queue keep the record
+            return Outcome("gave-up", f"ARM kept failing after {message.attempt} attempts: {error}")
         delay = min(2.0 ** (message.attempt + 1), 300.0)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
         log_with(
@@ -131,6 +137,12 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
             fields=_fields(message),
         )
         return Outcome("requeued", f"transient: retry in {delay:.0f} s")
+
+
+def throttle_delay(attempt: int, retry_after: float | None) -> float:
+    """30 s doubling per re-queue up to THROTTLE_MAX_DELAY, never sooner than ARM's Retry-After."""
+    backoff = min(THROTTLE_DEFAULT_DELAY * 2.0 ** min(attempt, 16), THROTTLE_MAX_DELAY)
+    return max(retry_after or 0.0, backoff)
 
 
 def _fields(message: Message) -> dict[str, str]:
@@ -256,13 +268,26 @@ _same_spec = tags.same_spec
 
 
 def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
-    namespace = _key_ns(pod)
     secret_names, config_map_names = referenced_objects(pod)
-    secrets = {n: s for n in secret_names if (s := ctx.kube.get_namespaced("secrets", namespace, n)) is not None}
-    config_maps = {
-        n: c for n in config_map_names if (c := ctx.kube.get_namespaced("configmaps", namespace, n)) is not None
-    }
+    secrets = {n: s for n in secret_names if (s := _read_reference(ctx, pod, "secrets", n)) is not None}
+    config_maps = {n: c for n in config_map_names if (c := _read_reference(ctx, pod, "configmaps", n)) is not None}
     return secrets, config_maps
+
+
+def _read_reference(ctx: Context, pod: dict[str, Any], resource: str, name: str) -> dict[str, Any] | None:
+    """A referenced Secret/ConfigMap; a 403 is permanent for this pod (retrying cannot grant the permission)."""
+    from shared.kube import KubeApiError
+
+    try:
+        return ctx.kube.get_namespaced(resource, _key_ns(pod), name)
+    except KubeApiError as error:
+        if error.status != 403:
+            raise
+        kind = "Secret" if resource == "secrets" else "ConfigMap"
+        raise ReferenceForbidden(
+            f"the connector may not read {kind} {_key_ns(pod)}/{name} that the pod references ({error.message[:300]}): "
+            f"grant get on {resource} to its identity, then re-create the pod"
+        ) from None
 
 
 def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: int = 0) -> Outcome:
@@ -341,6 +366,25 @@ def _note_waiting(message: Message, ctx: Context, text: str) -> None:
         _patch_status(ctx, pod, {"phase": "Pending", "reason": WAITING_REASON, "message": text})
     except (KubeApiError, RetryableError) as error:
         log_with(log, logging.INFO, "could not note the wait on the pod: %s", error, fields=_fields(message))
+
+
+def _note_gave_up(message: Message, ctx: Context, error: Exception) -> bool:
+    """ARM kept failing: the pod says so (Pending, reason ProviderUnavailable) with a Warning Event.
+
+    True when the pod was told (or has nothing left to tell: gone, re-created, terminal); the reconciler
+    restarts the chain later, with its own per-pod backoff. False means there is no pod to tell.
+    """
+    if ctx.kube is None or message.pod is None or message.op != "upsert":
+        return False
+    pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
+    if pod is None or (message.pod.uid and _uid(pod) != message.pod.uid):
+        return True
+    if (pod.get("status") or {}).get("phase", "Pending") != "Pending":
+        return True
+    text = f"ARM kept failing after {message.attempt} attempts: {error}"[:1024]
+    _patch_status(ctx, pod, {"phase": "Pending", "reason": GAVE_UP_REASON, "message": text})
+    _record(ctx, pod, GAVE_UP_REASON, text, "Warning")
+    return True
 
 
 def _patch_status(

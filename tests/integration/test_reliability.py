@@ -194,3 +194,56 @@ def test_tombstones_expire(queue_store):
     queue_store.mark_deleted("new-group", queue_module.utc_now_text())  # sweeps what expired
     assert queue_store.deleted_at("old-group") is None
     assert queue_store.deleted_at("new-group") is not None
+
+
+def _pod_events(kube_api, pod) -> list[dict]:
+    return [e for e in kube_api.list("events", "default") if e["involvedObject"]["uid"] == pod["metadata"]["uid"]]
+
+
+def test_persistent_arm_errors_end_with_a_reason_and_an_event_not_silence(kube_api, arm, worker_context, monkeypatch):
+    """Issue 14, point 5a: after the last re-queue the message was poisoned and the pod stayed plain Pending."""
+    from shared import worker
+
+    pod = kube_api.create(make_pod())
+    arm.faults.fail("put", status=500, count=10_000)
+    sent: list[str] = []
+    monkeypatch.setattr(worker_context.queue, "send", lambda text, **kw: sent.append(text) or "id")
+    text, outcomes = _upsert_text(pod), []
+    for _ in range(worker.MAX_ATTEMPTS + 1):
+        outcomes.append(process_message(text, context=worker_context).action)
+        if outcomes[-1] != "requeued":
+            break
+        text = sent[-1]
+    assert outcomes == ["requeued"] * worker.MAX_ATTEMPTS + ["gave-up"]
+    status = kube_api.get("pods", "default", "web")["status"]
+    assert (status["phase"], status["reason"]) == ("Pending", "ProviderUnavailable")
+    assert "500" in status["message"] or "ARM" in status["message"]
+    [event] = [e for e in _pod_events(kube_api, pod) if e["reason"] == "ProviderUnavailable"]
+    assert event["type"] == "Warning"
+
+
+def test_a_forbidden_secret_read_fails_the_pod_once_with_the_reason(kube_api, arm, worker_context):
+    """Issue 14, point 5b: a 403 on a referenced Secret went to poison after five silent deliveries."""
+    kube_api.create(_secret("x"))
+    pod = make_pod()
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}
+    ]
+    pod = kube_api.create(pod)
+    kube_api.faults.inject(403, 100, verb="GET", resource="secrets")
+    outcome = process_message(_upsert_text(pod), context=worker_context)
+    assert outcome.action == "failed"
+    status = kube_api.get("pods", "default", "web")["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "ReferenceForbidden")
+    assert "Secret default/db" in status["message"]
+    assert [e["type"] for e in _pod_events(kube_api, pod) if e["reason"] == "ReferenceForbidden"] == ["Warning"]
+    assert arm.counts["put"] == 0
+    kube_api.faults.clear()
+
+
+def test_throttled_requeues_back_off_to_a_cap_and_honour_retry_after():
+    from shared.worker import THROTTLE_MAX_DELAY, throttle_delay
+
+    assert [throttle_delay(n, 5) for n in range(7)] == [30, 60, 120, 240, 480, 900, 900]
+    assert throttle_delay(10_000, None) == THROTTLE_MAX_DELAY
+    assert throttle_delay(2, 3600) == 3600
