@@ -203,7 +203,7 @@ def test_throttled_put_is_requeued_with_retry_after_not_poisoned(kube_api, arm, 
     pod = _create(kube_api, make_pod())
     outcome = process_message(_upsert_text(pod), context=worker_context)
     assert outcome.action == "requeued"
-    assert "retry in 5 s" in outcome.detail
+    assert "retry in 30 s" in outcome.detail  # backoff starts at 30 s; a longer Retry-After would win
     assert worker_context.queue.peek() == []  # invisible for Retry-After seconds
     waiting = kube_api.get("pods", "default", "web")["status"]
     assert (waiting["phase"], waiting["reason"]) == ("Pending", "WaitingForACICapacity")
