@@ -19,6 +19,8 @@ Failure policy, by error class (shared/errors.py):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,25 +270,29 @@ _same_spec = tags.same_spec
 
 
 def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    namespace = _key_ns(pod)
     secret_names, config_map_names = referenced_objects(pod)
-    secrets = {n: s for n in secret_names if (s := _read_reference(ctx, pod, "secrets", n)) is not None}
-    config_maps = {n: c for n in config_map_names if (c := _read_reference(ctx, pod, "configmaps", n)) is not None}
+    with _forbidden_is_permanent():
+        secrets = {n: s for n in secret_names if (s := ctx.kube.get_namespaced("secrets", namespace, n)) is not None}
+        config_maps = {
+            n: c for n in config_map_names if (c := ctx.kube.get_namespaced("configmaps", namespace, n)) is not None
+        }
     return secrets, config_maps
 
 
-def _read_reference(ctx: Context, pod: dict[str, Any], resource: str, name: str) -> dict[str, Any] | None:
-    """A referenced Secret/ConfigMap; a 403 is permanent for this pod (retrying cannot grant the permission)."""
+@contextmanager
+def _forbidden_is_permanent() -> Iterator[None]:
+    """A 403 reading what the pod references is permanent for this pod: retrying cannot grant the permission."""
     from shared.kube import KubeApiError
 
     try:
-        return ctx.kube.get_namespaced(resource, _key_ns(pod), name)
+        yield
     except KubeApiError as error:
         if error.status != 403:
             raise
-        kind = "Secret" if resource == "secrets" else "ConfigMap"
         raise ReferenceForbidden(
-            f"the connector may not read {kind} {_key_ns(pod)}/{name} that the pod references ({error.message[:300]}): "
-            f"grant get on {resource} to its identity, then re-create the pod"
+            f"the connector may not read a Secret or ConfigMap the pod references ({error.message[:300]}): "
+            "grant get on it to the connector's identity, then re-create the pod"
         ) from None
 
 

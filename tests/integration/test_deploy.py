@@ -81,6 +81,8 @@ CALLS: dict[str, list[Call]] = {
     "/api/v1/namespaces/{}/{}/{}": [],
     "get_namespaced:secrets": [Call("functions", "get", "", "secrets", ANY_NS)],
     "get_namespaced:configmaps": [Call("functions", "get", "", "configmaps", ANY_NS)],
+    # The worker checks for its ProviderCreated Event before repeating the announcements a crash cut short.
+    "get_namespaced:events": [Call("functions", "get", "", "events", ANY_NS)],
     # KubeClient.create_event: POST, then GET + PATCH of the same name to bump its count.
     "/api/v1/namespaces/{}/events": [
         Call("functions", "create", "", "events", ANY_NS),
