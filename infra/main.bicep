@@ -184,6 +184,7 @@ var connectorSettings = {
   ACI_MAX_MEMORY_GB: '16'
   REGISTRY_TIMEOUT_SECONDS: '10'
   VIRTUAL_NODE_IP: ''
+  CLUSTER_ID: ''
   LOG_LEVEL: 'INFO'
 }
 

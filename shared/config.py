@@ -119,6 +119,13 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _cluster_id(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9._]{0,127}", value):
+        raise ValueError(f"expected 1-128 letters, digits, '-', '.' or '_', got {value!r}")
+    return value
+
+
 def _at_least_a_minute(value: str) -> int:
     number = int(value.strip())
     if number < 60:
@@ -388,6 +395,13 @@ SETTINGS: tuple[Setting, ...] = (
         "no command).",
     ),
     Setting("VIRTUAL_NODE_IP", "", _text, "Address reported as the node's InternalIP and as a pod's hostIP fallback."),
+    Setting(
+        "CLUSTER_ID",
+        "",
+        _cluster_id,
+        "Identity written on every container group (tag aci-connector-cluster) so two clusters can share a "
+        "resource group; empty means the kube-system namespace uid (standalone mode: 'standalone').",
+    ),
     Setting("LOG_LEVEL", "INFO", _text, "Python log level of the connector's own loggers."),
 )
 

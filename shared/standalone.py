@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from shared import tags
 from shared.errors import PermanentError
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef
@@ -44,6 +45,7 @@ def handle(message: Message, ctx: Context) -> Outcome:
         ctx.queue.clear_deleted(name)
     try:
         body = with_spec_hash(translate_pod(manifest, settings=ctx.settings).body)
+        body = tags.with_cluster(body, tags.cluster_id(ctx.settings, None))
         existing = ctx.aci.get(name)
         if existing is not None and _same_spec(existing, body):
             return Outcome("unchanged", "group already matches the manifest", group=name)

@@ -35,7 +35,16 @@ ARM read (a relay restart re-announces every pod). Written by the connector, so 
 CONNECTOR_ANNOTATIONS = frozenset({SPEC_HASH_ANNOTATION})
 """Pod annotations the connector itself writes: the relay ignores changes to them (no self-inflicted messages)."""
 
-RESERVED_TAGS = frozenset({TAG_OWNER, TAG_MODE, TAG_NAMESPACE, TAG_NAME, TAG_UID, TAG_NODE, TAG_CREATED})
+TAG_CLUSTER = "aci-connector-cluster"
+"""Which cluster's connector made the group (CLUSTER_ID, by default the kube-system namespace uid).
+
+Two clusters may share a resource group and even virtual node names: every destructive path (orphan
+delete, re-deploy, delete of an older incarnation) requires this tag to be ours. See `ownership`."""
+STANDALONE_CLUSTER = "standalone"
+"""The cluster identity of standalone mode (no cluster), unless CLUSTER_ID says otherwise."""
+KUBE_SYSTEM_PATH = "/api/v1/namespaces/kube-system"
+
+RESERVED_TAGS = frozenset({TAG_OWNER, TAG_MODE, TAG_NAMESPACE, TAG_NAME, TAG_UID, TAG_NODE, TAG_CREATED, TAG_CLUSTER})
 """Keys custom tags from annotations may not override."""
 MAX_TAGS = 50
 MAX_TAG_KEY = 512
@@ -142,3 +151,53 @@ def same_spec(existing: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     """The group was built from this very spec: ACI restarts containers on some updates, so never PUT twice."""
     theirs = group_tags(existing).get(SPEC_HASH_TAG)
     return theirs is not None and theirs == group_tags(body).get(SPEC_HASH_TAG)
+
+
+OURS, ADOPTED, UNCLAIMED, FOREIGN = "ours", "adopted", "unclaimed", "foreign"
+
+
+def ownership(group: Mapping[str, Any], cluster_id: str, live_uids: Iterable[str | None] = ()) -> str:
+    """Whose group this is, for anything that would replace or delete it.
+
+    OURS: managed and tagged with our cluster. FOREIGN: not managed, or tagged with another cluster:
+    never touched. A managed group without the cluster tag was made by a connector older than the tag:
+    ADOPTED when its pod uid is a live pod of this cluster (uids are unique across clusters), else
+    UNCLAIMED: left alone and reported, since it may be another cluster's.
+    """
+    if not is_managed(group):
+        return FOREIGN
+    owner = group_tags(group).get(TAG_CLUSTER)
+    if owner is not None:
+        return OURS if owner == cluster_id else FOREIGN
+    uid = group_tags(group).get(TAG_UID)
+    return ADOPTED if uid and uid in set(live_uids) else UNCLAIMED
+
+
+def with_cluster(body: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+    """The body tagged with the cluster identity (outside the spec hash: tags are not hashed)."""
+    return {**body, "tags": {**(body.get("tags") or {}), TAG_CLUSTER: cluster_id[:MAX_TAG_VALUE]}}
+
+
+_cluster_ids: dict[int, str] = {}
+
+
+def cluster_id(settings: Any, kube: Any | None) -> str:
+    """CLUSTER_ID, else the kube-system namespace uid (stable for the cluster's life), else standalone.
+
+    Read once per process and client: it never changes while the cluster exists.
+    """
+    configured = settings["CLUSTER_ID"]
+    if configured:
+        return configured
+    if kube is None:
+        return STANDALONE_CLUSTER
+    key = id(kube)
+    if key not in _cluster_ids:
+        namespace = kube.get(KUBE_SYSTEM_PATH) or {}
+        uid = (namespace.get("metadata") or {}).get("uid")
+        if not uid:
+            from shared.errors import ConfigError
+
+            raise ConfigError("CLUSTER_ID is empty and the kube-system namespace has no uid to default to: set it")
+        _cluster_ids[key] = uid
+    return _cluster_ids[key]

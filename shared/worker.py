@@ -156,7 +156,9 @@ def _fields(message: Message) -> dict[str, str]:
 
 def _dispatch(message: Message, ctx: Context) -> Outcome:
     if message.op == "sync":
-        return _sync(message, ctx)
+        from shared.sync import handle
+
+        return handle(message, ctx)
     if ctx.kube is None:
         from shared.standalone import handle
 
@@ -210,7 +212,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     name = container_group_name(pod)
     secrets, config_maps = _fetch_references(pod, ctx)
     translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
-    body = with_spec_hash(translation.body, tags.references_version(secrets, config_maps))
+    cluster = tags.cluster_id(ctx.settings, ctx.kube)
+    body = tags.with_cluster(with_spec_hash(translation.body, tags.references_version(secrets, config_maps)), cluster)
     built = {tags.SPEC_HASH_ANNOTATION: body["tags"][SPEC_HASH_TAG]}
     if _annotations(pod).get(tags.SPEC_HASH_ANNOTATION) == built[tags.SPEC_HASH_ANNOTATION]:
         # We PUT this very spec for this pod incarnation and said so on the pod: no ARM read needed (a relay
@@ -219,9 +222,11 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     existing = ctx.aci.get(name)
     if existing is not None:
         owner_uid = _tags(existing).get(tags.TAG_UID) if tags.is_managed(existing) else None
-        if owner_uid != _uid(pod):
+        if owner_uid != _uid(pod) or tags.ownership(existing, cluster, [_uid(pod)]) == tags.FOREIGN:
+            owner = _tags(existing).get(tags.TAG_CLUSTER) or "something else"
             raise PermanentError(
-                f"container group {name} exists and belongs to {owner_uid or 'something else'}, not pod uid {_uid(pod)}"
+                f"container group {name} exists and belongs to {owner_uid or owner} (cluster {owner}), "
+                f"not pod uid {_uid(pod)} of this cluster"
             )
         if _same_spec(existing, body):
             # A worker that died after ARM accepted the PUT left the announcements undone: finish them now,
@@ -307,7 +312,7 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: i
     deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
     if not deleting:
         return Outcome("skipped", "pod still exists and is not being deleted: delete the pod in Kubernetes")
-    outcome = _delete_group_of(pod, ctx, reason="pod is being deleted")
+    outcome = _delete_group_of(pod, ctx, reason="pod is being deleted", live=True)
     if outcome.group_gone:
         removed = ctx.kube.delete_pod_now(_key_ns(pod), _key_name(pod), _uid(pod))
         if removed:
@@ -323,13 +328,26 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: i
     return Outcome("deleting", "group deletion accepted; pod removal re-checked shortly", group=outcome.group)
 
 
-def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str) -> Outcome:
+def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str, live: bool = False) -> Outcome:
+    """Delete the pod's group if it is ours; `live` says the pod still exists here (may adopt an untagged group)."""
     name = container_group_name(pod)
     group = ctx.aci.get(name)
     if group is None:
         return Outcome("deleted", f"no group ({reason})", group=name, group_gone=True)
-    if not tags.is_managed(group):
-        return Outcome("skipped", f"group {name} is not managed by this connector: left alone", group=name)
+    verdict = tags.ownership(group, tags.cluster_id(ctx.settings, ctx.kube), [_uid(pod)] if live else [])
+    if verdict == tags.UNCLAIMED and ctx.kube is None and _tags(group).get(tags.TAG_MODE) == tags.MODE_STANDALONE:
+        verdict = tags.ADOPTED  # standalone groups carry no uid: a standalone delete names its own group
+    if verdict == tags.FOREIGN:
+        return Outcome("skipped", f"group {name} belongs to another connector or cluster: left alone", group=name)
+    if verdict == tags.UNCLAIMED:
+        log_with(
+            log,
+            logging.WARNING,
+            "group %s has no cluster tag and its pod is not live here: left alone (docs/operations.md, upgrades)",
+            name,
+            fields=subject_fields(pod, group=name),
+        )
+        return Outcome("skipped", f"group {name} has no cluster tag: left alone", group=name)
     owner_uid = _tags(group).get(tags.TAG_UID)
     if owner_uid and _uid(pod) and owner_uid != _uid(pod):
         return Outcome("skipped", f"group {name} belongs to another pod incarnation", group=name)
@@ -434,32 +452,3 @@ def _key_ns(pod: dict[str, Any]) -> str:
 
 def _key_name(pod: dict[str, Any]) -> str:
     return pod["metadata"]["name"]
-
-
-# -- sync (Event Grid) -----------------------------------------------------------------------------------------------
-
-
-def _sync(message: Message, ctx: Context) -> Outcome:
-    """Refresh one group's pod status now instead of at the reconciler's next budgeted read."""
-    if ctx.kube is None:
-        return Outcome("skipped", "standalone mode has no pod status to refresh")
-    if message.group:
-        group = ctx.aci.get(message.group)
-        if group is None:
-            return Outcome("skipped", "group not found", group=message.group)
-        group_tags = _tags(group)
-        namespace, name = group_tags.get(tags.TAG_NAMESPACE), group_tags.get(tags.TAG_NAME)
-        if not namespace or not name:
-            return Outcome("skipped", "group is not managed by this connector", group=message.group)
-        pod = ctx.kube.get_pod(namespace, name)
-    else:
-        assert message.pod is not None
-        pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
-        group = ctx.aci.get(container_group_name(pod)) if pod is not None else None
-    if pod is None or group is None or _tags(group).get(tags.TAG_UID) != _uid(pod):
-        return Outcome("skipped", "no matching pod and group")
-    status = pod_status_from_container_group(group, pod)
-    if not status_differs(pod.get("status") or {}, status):
-        return Outcome("unchanged", group=container_group_name(pod))
-    _patch_status(ctx, pod, status)
-    return Outcome("synced", group=container_group_name(pod))

@@ -77,6 +77,8 @@ CALLS: dict[str, list[Call]] = {
         # The relay's kubelet API advertises its address in the node status (shared/relay/kubelet/advertise.py).
         Call("relay", "patch", "", "nodes/status", None, NODE),
     ],
+    # tags.cluster_id: the default cluster identity is the kube-system namespace uid.
+    "/api/v1/namespaces/kube-system": [Call("functions", "get", "", "namespaces", None, "kube-system")],
     # KubeClient.get_namespaced(resource, ...): the resources are the literal first arguments at the call sites.
     "/api/v1/namespaces/{}/{}/{}": [],
     "get_namespaced:secrets": [Call("functions", "get", "", "secrets", ANY_NS)],
@@ -466,7 +468,12 @@ def test_rbac_grants_nothing_beyond_the_table(base: list[dict[str, Any]], princi
     for scope, rule in rules:
         assert "*" not in rule["verbs"] + rule["apiGroups"] + rule["resources"], rule
         if rule.get("resourceNames"):
-            assert sorted(rule["resourceNames"]) == sorted(VIRTUAL_NODES), "names must be the virtual nodes"
+            fixed = sorted(
+                {c.name for calls in CALLS.values() for c in calls if c.principal == principal}
+                & set(rule["resourceNames"])
+            )  # a name the table spells out (kube-system), else the virtual nodes
+            expected = fixed or sorted(VIRTUAL_NODES)
+            assert sorted(rule["resourceNames"]) == expected, "names must be the virtual nodes or ones in CALLS"
         for verb in rule["verbs"]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:

@@ -247,3 +247,50 @@ def test_throttled_requeues_back_off_to_a_cap_and_honour_retry_after():
     assert [throttle_delay(n, 5) for n in range(7)] == [30, 60, 120, 240, 480, 900, 900]
     assert throttle_delay(10_000, None) == THROTTLE_MAX_DELAY
     assert throttle_delay(2, 3600) == 3600
+
+
+def _foreign_group(worker_context, pod: dict, cluster: str | None) -> str:
+    """A group as another cluster's connector (or an older, untagged version) would have made it."""
+    from shared.translate import translate_pod
+
+    body = translate_pod(pod, settings=worker_context.settings).body
+    body["tags"].pop(tags.TAG_CLUSTER, None)
+    if cluster is not None:
+        body["tags"][tags.TAG_CLUSTER] = cluster
+    name = container_group_name(pod)
+    worker_context.aci.begin_create_or_update(name, body)
+    return name
+
+
+def test_groups_carry_the_cluster_identity(kube_api, arm, worker_context):
+    pod = kube_api.create(make_pod())
+    process_message(_upsert_text(pod), context=worker_context)
+    kube_system = kube_api.get("namespaces", None, "kube-system")
+    assert worker_context.aci.get(container_group_name(pod))["tags"][tags.TAG_CLUSTER] == kube_system["metadata"]["uid"]
+
+
+def test_the_worker_never_deletes_another_clusters_or_an_unclaimed_group(kube_api, arm, worker_context):
+    """Issue 14, point 1: a message naming a pod this cluster does not have must not remove another's group."""
+    elsewhere = make_pod("web")
+    elsewhere["metadata"]["uid"] = "0b9c1a52-0000-4000-8000-000000000001"  # a pod of the other cluster
+    legacy = make_pod("old")
+    legacy["metadata"]["uid"] = "0b9c1a52-0000-4000-8000-000000000002"
+    other = _foreign_group(worker_context, elsewhere, "the-other-cluster")
+    untagged = _foreign_group(worker_context, legacy, None)
+    for pod in (elsewhere, legacy):
+        outcome = process_message(_upsert_text(pod), context=worker_context)  # pod gone here: "delete its group"
+        assert outcome.action == "skipped", outcome
+    assert worker_context.aci.get(other) is not None
+    assert worker_context.aci.get(untagged) is not None
+    assert arm.counts["delete"] == 0
+
+
+def test_an_untagged_group_of_a_live_pod_is_adopted(kube_api, arm, worker_context):
+    pod = kube_api.create(make_pod())
+    name = _foreign_group(worker_context, pod, None)  # made by a version without the cluster tag
+    assert process_message(_upsert_text(pod), context=worker_context).action in ("unchanged", "updated")
+    kube_api.delete("pods", "default", "web")
+    outcome = process_message(_upsert_text(pod), context=worker_context)
+    assert outcome.action in ("deleting", "deleted"), outcome
+    assert arm.counts["delete"] == 1
+    assert name == outcome.group
