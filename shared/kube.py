@@ -201,6 +201,11 @@ class KubeClient:
 
     # -- namespaced helpers ------------------------------------------------------------------------------------------
 
+    def namespace_uid(self, name: str) -> str | None:
+        """The uid of a namespace (kube-system's names the cluster: see shared.tags.cluster_id)."""
+        namespace = self.get(f"/api/v1/namespaces/{_q(name)}") or {}
+        return (namespace.get("metadata") or {}).get("uid")
+
     def get_namespaced(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.request("GET", f"/api/v1/namespaces/{_q(namespace)}/{resource}/{_q(name)}")

@@ -1,8 +1,10 @@
-"""Which Secrets and ConfigMaps a pod needs, so the worker fetches only those before translating."""
+"""Which Secrets and ConfigMaps a pod needs, and reading just those before translating."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from shared.errors import ReferenceForbidden
 
 
 def referenced_objects(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -39,3 +41,28 @@ def referenced_objects(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
 def _add(names: set[str], ref: Any) -> None:
     if isinstance(ref, dict) and ref.get("name"):
         names.add(ref["name"])
+
+
+def fetch_references(kube: Any, pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The referenced Secrets and ConfigMaps that exist, by name (a missing one is the translation's to judge).
+
+    A 403 is permanent for this pod (ReferenceForbidden): retrying cannot grant the permission, and a retry
+    storm would only hide the cause.
+    """
+    from shared.kube import KubeApiError
+
+    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    secret_names, config_map_names = referenced_objects(pod)
+    try:
+        secrets = {n: s for n in secret_names if (s := kube.get_namespaced("secrets", namespace, n)) is not None}
+        config_maps = {
+            n: c for n in config_map_names if (c := kube.get_namespaced("configmaps", namespace, n)) is not None
+        }
+    except KubeApiError as error:
+        if error.status != 403:
+            raise
+        raise ReferenceForbidden(
+            f"the connector may not read a Secret or ConfigMap the pod references ({error.message[:300]}): "
+            "grant get on it to the connector's identity, then re-create the pod"
+        ) from None
+    return secrets, config_maps

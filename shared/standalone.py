@@ -19,7 +19,7 @@ from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef
 from shared.naming import container_group_name
 from shared.translate import translate_pod
-from shared.worker import Context, Outcome, _delete_group_of, _same_spec, _stub_pod, with_spec_hash
+from shared.worker import Context, Outcome, _delete_group_of, _same_spec, _stub_pod, cluster_id, with_spec_hash
 
 log = logging.getLogger("aci_connector.worker")
 
@@ -45,7 +45,7 @@ def handle(message: Message, ctx: Context) -> Outcome:
         ctx.queue.clear_deleted(name)
     try:
         body = with_spec_hash(translate_pod(manifest, settings=ctx.settings).body)
-        body = tags.with_cluster(body, tags.cluster_id(ctx.settings, None))
+        body = tags.with_cluster(body, cluster_id(ctx.settings, None))
         existing = ctx.aci.get(name)
         if existing is not None and _same_spec(existing, body):
             return Outcome("unchanged", "group already matches the manifest", group=name)

@@ -42,7 +42,6 @@ Two clusters may share a resource group and even virtual node names: every destr
 delete, re-deploy, delete of an older incarnation) requires this tag to be ours. See `ownership`."""
 STANDALONE_CLUSTER = "standalone"
 """The cluster identity of standalone mode (no cluster), unless CLUSTER_ID says otherwise."""
-KUBE_SYSTEM_PATH = "/api/v1/namespaces/kube-system"
 
 RESERVED_TAGS = frozenset({TAG_OWNER, TAG_MODE, TAG_NAMESPACE, TAG_NAME, TAG_UID, TAG_NODE, TAG_CREATED, TAG_CLUSTER})
 """Keys custom tags from annotations may not override."""
@@ -176,28 +175,3 @@ def ownership(group: Mapping[str, Any], cluster_id: str, live_uids: Iterable[str
 def with_cluster(body: dict[str, Any], cluster_id: str) -> dict[str, Any]:
     """The body tagged with the cluster identity (outside the spec hash: tags are not hashed)."""
     return {**body, "tags": {**(body.get("tags") or {}), TAG_CLUSTER: cluster_id[:MAX_TAG_VALUE]}}
-
-
-_cluster_ids: dict[int, str] = {}
-
-
-def cluster_id(settings: Any, kube: Any | None) -> str:
-    """CLUSTER_ID, else the kube-system namespace uid (stable for the cluster's life), else standalone.
-
-    Read once per process and client: it never changes while the cluster exists.
-    """
-    configured = settings["CLUSTER_ID"]
-    if configured:
-        return configured
-    if kube is None:
-        return STANDALONE_CLUSTER
-    key = id(kube)
-    if key not in _cluster_ids:
-        namespace = kube.get(KUBE_SYSTEM_PATH) or {}
-        uid = (namespace.get("metadata") or {}).get("uid")
-        if not uid:
-            from shared.errors import ConfigError
-
-            raise ConfigError("CLUSTER_ID is empty and the kube-system namespace has no uid to default to: set it")
-        _cluster_ids[key] = uid
-    return _cluster_ids[key]

@@ -1,37 +1,38 @@
 """The queue worker: one `pod-events` message in, the container group made to match the pod.
 
-Level-triggered: with a cluster, the message only says *which* pod to look at;
-the pod is re-read and its current state decides. Every step is safe to repeat
-and safe beside another instance doing the same (uid tags are checked before a
-group is replaced or deleted), because Functions scales out and Storage queues
-deliver at least once.
-
-Failure policy, by error class (shared/errors.py):
+Level-triggered: the message only says *which* pod to look at; the pod is re-read and its current state
+decides. Every step is safe to repeat and beside another instance (uid and cluster tags are checked before a
+group is replaced or deleted): Functions scales out and Storage queues deliver at least once.
+Failure policy, by error class (shared/errors.py; docs/operations.md, failure modes):
 - InvalidMessage: dead-lettered once with the reason, never retried.
-- ThrottledError (ARM 429, ACI quota): re-queued with Retry-After as the
-  visibility delay; the pod stays Pending with a message saying why.
-- RetryableError (5xx, timeouts): re-queued with exponential backoff, up to
-  MAX_ATTEMPTS, then raised so the host's retries and poison queue take over.
-- PermanentError (ARM rejection, UnsupportedPodSpec): pod Failed with reason
-  ProviderFailed, a Warning Event; in standalone mode, dead-lettered.
+- ThrottledError (ARM 429, ACI quota): re-queued, 30 s doubling to 15 min, never before Retry-After;
+  the pod stays Pending with reason WaitingForACICapacity.
+- RetryableError (5xx, timeouts): re-queued with exponential backoff, up to MAX_ATTEMPTS; then the pod
+  says ProviderUnavailable (Warning Event) and the reconciler restarts the chain later.
+- PermanentError (ARM rejection, UnsupportedPodSpec, a forbidden read): pod Failed with the error's
+  reason and a Warning Event; in standalone mode, dead-lettered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from shared import tags
 from shared.config import Settings
-from shared.errors import InvalidMessage, PermanentError, ReferenceForbidden, RetryableError, ThrottledError
+from shared.errors import (
+    ConfigError,
+    InvalidMessage,
+    PermanentError,
+    RetryableError,
+    ThrottledError,
+)
 from shared.events import publish_pod_transition, transition_for
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.pod_refs import referenced_objects
+from shared.pod_refs import fetch_references
 from shared.recorder import pod_event
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
@@ -52,7 +53,6 @@ WAITING_REASON = "WaitingForACICapacity"
 DELETE_RECHECK_DELAY = 5.0
 MAX_DELETE_RECHECKS = 20
 """About 15 minutes of re-checks (5, 10, ... 60 s apart); a delete that takes longer is the reconciler's."""
-"""How long to wait before checking that a deleted group is gone, to finish the pod's deletion."""
 
 
 @dataclass
@@ -73,6 +73,22 @@ class Outcome:
     detail: str = ""
     group: str | None = None
     group_gone: bool = False
+
+
+_cluster_ids: dict[int, str] = {}
+
+
+def cluster_id(settings: Settings, kube: Any | None) -> str:
+    """CLUSTER_ID, else the kube-system namespace uid (stable for the cluster's life, read once per client),
+    else (standalone mode) tags.STANDALONE_CLUSTER: the value of every group's aci-connector-cluster tag."""
+    if settings["CLUSTER_ID"] or kube is None:
+        return settings["CLUSTER_ID"] or tags.STANDALONE_CLUSTER
+    if id(kube) not in _cluster_ids:
+        uid = kube.namespace_uid("kube-system")
+        if not uid:
+            raise ConfigError("CLUSTER_ID is empty and the kube-system namespace has no uid to default to: set it")
+        _cluster_ids[id(kube)] = uid
+    return _cluster_ids[id(kube)]
 
 
 def default_context() -> Context:
@@ -210,9 +226,9 @@ def _upsert(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
 
 def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     name = container_group_name(pod)
-    secrets, config_maps = _fetch_references(pod, ctx)
+    secrets, config_maps = fetch_references(ctx.kube, pod)
     translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
-    cluster = tags.cluster_id(ctx.settings, ctx.kube)
+    cluster = cluster_id(ctx.settings, ctx.kube)
     body = tags.with_cluster(with_spec_hash(translation.body, tags.references_version(secrets, config_maps)), cluster)
     built = {tags.SPEC_HASH_ANNOTATION: body["tags"][SPEC_HASH_TAG]}
     if _annotations(pod).get(tags.SPEC_HASH_ANNOTATION) == built[tags.SPEC_HASH_ANNOTATION]:
@@ -274,33 +290,6 @@ with_spec_hash = tags.with_spec_hash
 _same_spec = tags.same_spec
 
 
-def _fetch_references(pod: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
-    namespace = _key_ns(pod)
-    secret_names, config_map_names = referenced_objects(pod)
-    with _forbidden_is_permanent():
-        secrets = {n: s for n in secret_names if (s := ctx.kube.get_namespaced("secrets", namespace, n)) is not None}
-        config_maps = {
-            n: c for n in config_map_names if (c := ctx.kube.get_namespaced("configmaps", namespace, n)) is not None
-        }
-    return secrets, config_maps
-
-
-@contextmanager
-def _forbidden_is_permanent() -> Iterator[None]:
-    """A 403 reading what the pod references is permanent for this pod: retrying cannot grant the permission."""
-    from shared.kube import KubeApiError
-
-    try:
-        yield
-    except KubeApiError as error:
-        if error.status != 403:
-            raise
-        raise ReferenceForbidden(
-            f"the connector may not read a Secret or ConfigMap the pod references ({error.message[:300]}): "
-            "grant get on it to the connector's identity, then re-create the pod"
-        ) from None
-
-
 def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: int = 0) -> Outcome:
     if pod is None:
         if ref.uid:
@@ -334,7 +323,7 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str, live: bo
     group = ctx.aci.get(name)
     if group is None:
         return Outcome("deleted", f"no group ({reason})", group=name, group_gone=True)
-    verdict = tags.ownership(group, tags.cluster_id(ctx.settings, ctx.kube), [_uid(pod)] if live else [])
+    verdict = tags.ownership(group, cluster_id(ctx.settings, ctx.kube), [_uid(pod)] if live else [])
     if verdict == tags.UNCLAIMED and ctx.kube is None and _tags(group).get(tags.TAG_MODE) == tags.MODE_STANDALONE:
         verdict = tags.ADOPTED  # standalone groups carry no uid: a standalone delete names its own group
     if verdict == tags.FOREIGN:

@@ -77,8 +77,8 @@ CALLS: dict[str, list[Call]] = {
         # The relay's kubelet API advertises its address in the node status (shared/relay/kubelet/advertise.py).
         Call("relay", "patch", "", "nodes/status", None, NODE),
     ],
-    # tags.cluster_id: the default cluster identity is the kube-system namespace uid.
-    "/api/v1/namespaces/kube-system": [Call("functions", "get", "", "namespaces", None, "kube-system")],
+    # KubeClient.namespace_uid, for tags.cluster_id: the default cluster identity is the kube-system uid.
+    "/api/v1/namespaces/{}": [Call("functions", "get", "", "namespaces", None, "kube-system")],
     # KubeClient.get_namespaced(resource, ...): the resources are the literal first arguments at the call sites.
     "/api/v1/namespaces/{}/{}/{}": [],
     "get_namespaced:secrets": [Call("functions", "get", "", "secrets", ANY_NS)],
@@ -125,6 +125,7 @@ KUBE_METHODS: dict[str, list[str]] = {
     "delete_pod_now": ["/api/v1/namespaces/{}/pods/{}"],
     "get_namespaced": [],  # by its literal resource argument, see the scan
     "create_event": ["/api/v1/namespaces/{}/events"],
+    "namespace_uid": ["/api/v1/namespaces/{}"],
 }
 """KubeClient methods that build their own paths; request/get/watch take the caller's path (scanned there)."""
 
