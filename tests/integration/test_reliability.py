@@ -72,7 +72,7 @@ def test_hostile_messages_are_dead_lettered_once_and_never_poisoned(app_env, kub
     """End to end as the host runs the function: one dead letter per message, no retry, no poison."""
     from functions.pod_events import pod_events
     from shared.config import DEAD_LETTER_QUEUE, POISON_QUEUE
-    from tests.hostsim import QueueHost
+    from shared.localhost.queue import QueueHost
 
     for text in HOSTILE_MESSAGES:
         queue_store.send(text)
