@@ -10,6 +10,41 @@ param environmentName string
 
 @minLength(1)
 @description('Region of the Function App, its Storage and monitoring. It must offer the Flex Consumption plan.')
+// The regions that offer Flex Consumption (`az functionapp list-flexconsumption-locations`), so azd offers only those
+// and a typo fails before anything is created. Container groups may live elsewhere (aciRegion).
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'

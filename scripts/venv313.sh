@@ -10,6 +10,6 @@ if [ -z "$python313" ]; then
 fi
 if [ ! -f .venv313/.installed ] || [ requirements.txt -nt .venv313/.installed ]; then
   "$python313" -m venv .venv313
-  .venv313/bin/python -m pip install --quiet azure-functions-runtime -r requirements.txt
+  .venv313/bin/python -m pip install --quiet -r requirements.txt  # brings the pinned azure-functions-runtime
   touch .venv313/.installed
 fi

@@ -14,3 +14,16 @@ pytest_plugins = [
 # than hypothesis' 200 ms default deadline, which would fail a correct test (timings belong in bench/).
 settings.register_profile("shared-machine", deadline=None)
 settings.load_profile("shared-machine")
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line per skipped check and its reason, last thing printed, so that a skipped check is never silent."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section("checks skipped on this machine")
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.write_line(f"SKIPPED CHECK ({count} test{'s' if count > 1 else ''}): {reason}")

@@ -1,4 +1,6 @@
-// The Function App on the Flex Consumption plan (FC1, Linux, Python 3.11), running as the user-assigned identity.
+// The Function App on the Flex Consumption plan (FC1, Linux, Python 3.13), running as the user-assigned identity.
+// 3.13 is the newest Python that Functions supports as GA on Flex Consumption (3.14 is preview); it is the version
+// the real-worker indexing check (tests/integration/test_function_indexing.py, .venv313) runs the app on.
 // Flex Consumption takes the runtime from functionAppConfig and rejects FUNCTIONS_WORKER_RUNTIME,
 // FUNCTIONS_EXTENSION_VERSION and the WEBSITE_CONTENT* / WEBSITE_RUN_FROM_PACKAGE settings.
 param name string
@@ -111,7 +113,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }

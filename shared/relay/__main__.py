@@ -6,6 +6,7 @@ with messages unsent (logged; the reconciler heals them), 1 on bad settings.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import sys
@@ -22,7 +23,26 @@ from shared.relay.sender import queue_writer
 log = logging.getLogger("aci_connector.relay")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Flags are only --help: every setting comes from the environment, as in the Deployment's ConfigMap."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.relay",
+        description=(
+            "Watch the pods bound to the virtual nodes and put a pod-events message on the Storage queue for each "
+            "change that needs the connector. Runs until SIGTERM or SIGINT, then flushes what it holds and exits."
+        ),
+        epilog=(
+            "Settings come from the environment (docs/settings.md): a cluster (KUBE_IN_CLUSTER, KUBE_API_URL + "
+            "KUBE_TOKEN, or KUBECONFIG), the queue (AzureWebJobsStorage or AzureWebJobsStorage__queueServiceUri), "
+            "the virtual nodes (VIRTUAL_NODE_*) and the RELAY_* settings. Exit status: 0 all sent, 2 flush deadline "
+            "passed with messages unsent, 1 bad settings."
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)
     try:
         settings = get_settings()
         logging.basicConfig(

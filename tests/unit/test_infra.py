@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +284,25 @@ def test_storage_is_identity_only_with_the_connector_queues(bicep: Bicep):
     assert bicep.resources("Microsoft.Storage/storageAccounts/blobServices/containers")
 
 
+DEPLOYED_PYTHON = "3.13"
+"""The newest Python GA on Flex Consumption; the real-worker indexing check runs the app on exactly this version."""
+
+
+def test_the_real_worker_check_runs_on_the_deployed_python():
+    finder = (ROOT / "scripts" / "find-python313.sh").read_text()
+    assert f"sys.version_info[:2] == ({DEPLOYED_PYTHON.replace('.', ', ')})" in finder
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert f'python_version >= "{DEPLOYED_PYTHON}"' in requirements, "pin the worker runtime the platform runs"
+
+
+def test_location_is_limited_to_flex_consumption_regions():
+    main = (ROOT / "infra" / "main.bicep").read_text()
+    block = main[main.index("@allowed", main.index("Region of the Function App")) : main.index("param location")]
+    regions = [line.strip().strip("'") for line in block.splitlines()[1:] if line.strip().startswith("'")]
+    assert {"eastus", "westeurope", "northeurope", "australiaeast", "japaneast"} <= set(regions)
+    assert len(regions) == len(set(regions)) >= 25
+
+
 def test_function_app_is_flex_consumption_python_with_user_identity(
     bicep: Bicep, app_settings: dict[str, tuple[Any, Path]]
 ):
@@ -293,8 +311,7 @@ def test_function_app_is_flex_consumption_python_with_user_identity(
     ((_, _, site),) = bicep.resources("Microsoft.Web/sites")
     assert site["config"]["identity"]["type"] == "UserAssigned"
     config = site["config"]["properties"]["functionAppConfig"]
-    tested_with = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert config["runtime"] == {"name": "python", "version": tested_with}
+    assert config["runtime"] == {"name": "python", "version": DEPLOYED_PYTHON}
     storage = config["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
     assert storage["authentication"]["type"] == "UserAssignedIdentity"
@@ -377,3 +394,15 @@ def test_operations_doc_quotes_the_real_queue_settings():
     for key in ("batchSize", "newBatchThreshold", "maxDequeueCount"):
         assert f"`{key}` {host[key]}" in text, key
     assert f"`visibilityTimeout` {int(host['visibilityTimeout'].split(':')[-1])} s" in text
+
+
+def test_manual_event_grid_subscription_matches_the_bicep():
+    """docs/eventgrid.md's `az` subscription and infra/app/aci-access.bicep deliver the same way."""
+    doc = (ROOT / "docs" / "eventgrid.md").read_text()
+    bicep = (ROOT / "infra" / "app" / "aci-access.bicep").read_text()
+    assert "--event-delivery-schema eventgridschema" in doc and "eventDeliverySchema: 'EventGridSchema'" in bicep
+    attempts = int(bicep.split("maxDeliveryAttempts:")[1].split()[0])
+    ttl = int(bicep.split("eventTimeToLiveInMinutes:")[1].split()[0])
+    batch = int(bicep.split("maxEventsPerBatch:")[1].split()[0])
+    assert f"--max-delivery-attempts {attempts} --event-ttl {ttl}" in doc
+    assert f"--max-events-per-batch {batch}" in doc

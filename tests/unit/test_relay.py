@@ -222,3 +222,21 @@ def test_backoff_grows_jittered_and_capped():
     assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0 and all(d <= 4.0 for d in delays)
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_relay_help_prints_usage_and_starts_nothing():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.relay", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m shared.relay")
+    assert "KUBE_IN_CLUSTER" in result.stdout
+    assert "relay cannot start" not in result.stderr
