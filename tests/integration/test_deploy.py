@@ -548,3 +548,25 @@ def test_relay_serves_the_probes_the_deployment_declares(
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+USER_IMAGE = ("myacr.azurecr.io/relay", "1.2")
+
+
+def _set_image(kustomization: Path) -> None:
+    """What `kustomize edit set image aci-connector-relay=myacr.azurecr.io/relay:1.2` writes there."""
+    doc = yaml.safe_load(kustomization.read_text())
+    doc.setdefault("images", []).append(
+        {"name": "aci-connector-relay", "newName": USER_IMAGE[0], "newTag": USER_IMAGE[1]}
+    )
+    kustomization.write_text(yaml.safe_dump(doc))
+
+
+@pytest.mark.parametrize("where", ["", *(f"overlays/{p.name}" for p in sorted((DEPLOY / "overlays").iterdir()))])
+def test_users_image_override_takes_effect(where: str, tmp_path: Path):
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    _set_image(copy / where / "kustomization.yaml")
+    deployment = find(render(copy / where), "Deployment", "aci-connector-relay")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{USER_IMAGE[0]}:{USER_IMAGE[1]}"
