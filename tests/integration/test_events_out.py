@@ -200,7 +200,9 @@ def test_a_hanging_topic_never_slows_the_caller_and_overflow_is_counted():
             started = time.perf_counter()
             publish_pod_transition("running", pod)
             durations.append(time.perf_counter() - started)
-        assert max(durations) < 0.005, max(durations)
+        # Not a speed test (that is bench/): no call waited on the hanging topic, which would cost at least the
+        # 0.5 s timeout. A loaded machine may stall a thread for tens of ms; it cannot fake a network wait.
+        assert max(durations) < 0.4, max(durations)
         assert publisher.counts["dropped"] > 0
         assert publisher.flush(15)
         assert publisher.counts["failed"] >= 1
