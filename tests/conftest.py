@@ -15,6 +15,7 @@ pytest_plugins = [
 settings.register_profile("shared-machine", deadline=None)
 settings.load_profile("shared-machine")
 
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """One line per skipped check and its reason, last thing printed, so that a skipped check is never silent."""
     reasons: dict[str, int] = {}
