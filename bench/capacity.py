@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from functions.capacity import capacity
-    from shared.quota import CapacityService, set_capacity_service
+    from shared.azure.quota import CapacityService, set_capacity_service
     from tests.fakes.arm_fixtures import adapter_for, fake_arm
     from tests.fakes.connector_fixtures import kube_client_for, make_pod, settings_for
     from tests.fakes.kube_api import KubeApiServer

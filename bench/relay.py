@@ -26,7 +26,7 @@ from bench.servers import spawn
 from shared.config import POD_EVENTS_QUEUE, reset_settings_cache
 from shared.kube import KubeClient
 from shared.messages import upsert
-from shared.queue import QueueStore
+from shared.azure.queue import QueueStore
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from tests.fakes.azurite_fixtures import Azurite

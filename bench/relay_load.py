@@ -49,7 +49,7 @@ def cluster(port: int) -> None:
 
 
 def observe(connection_string: str, count: int, timeout: float) -> None:
-    from shared.queue import QueueStore
+    from shared.azure.queue import QueueStore
 
     queue = QueueStore(connection_string).client(POD_EVENTS_QUEUE)
     visible: dict[str, float] = {}

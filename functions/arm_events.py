@@ -2,7 +2,7 @@
 
 The subscription may use the Event Grid schema or the CloudEvents 1.0 schema: the Functions
 worker (azure-functions 1.26) hands the first over as func.EventGridEvent and the second as
-func.CloudEvent, whatever the annotation says; shared.arm_events reads both. A malformed
+func.CloudEvent, whatever the annotation says; shared.intake.arm_events reads both. A malformed
 event is logged and dropped (Event Grid would only redeliver the same bytes); a Storage
 failure raises, so Event Grid retries the delivery with backoff.
 """
@@ -19,9 +19,9 @@ log = logging.getLogger("aci_connector.arm_events")
 @bp.event_grid_trigger(arg_name="event")
 def arm_events(event: func.EventGridEvent) -> None:
     """One event in, at most one `sync` message out on pod-events."""
-    from shared.arm_events import MalformedEvent, decide, event_as_dict
+    from shared.azure.queue import get_queue_store
     from shared.config import get_settings
-    from shared.queue import get_queue_store
+    from shared.intake.arm_events import MalformedEvent, decide, event_as_dict
 
     settings = get_settings()
     try:

@@ -29,8 +29,8 @@ log = logging.getLogger("aci_connector.audit")
 @bp.queue_output(arg_name="messages", queue_name=POD_EVENTS_QUEUE, connection="AzureWebJobsStorage")
 def audit(req: func.HttpRequest, messages: func.Out[typing.List[str]]) -> func.HttpResponse:  # noqa: UP006 - the worker rejects list[str] here
     """Answer fast with counts; a bad event is skipped and counted, never a reason to fail the batch."""
-    from shared.audit import handle_audit_request
     from shared.config import get_settings
+    from shared.intake.audit import handle_audit_request
 
     settings = get_settings()
     response = handle_audit_request(

@@ -2,7 +2,7 @@
 
 JSON by default, Prometheus text exposition with `?format=prometheus` (scrape it with the
 function key in the `x-functions-key` header). Answers come from per-process caches
-(shared/quota.py), so polling this endpoint costs at most one ARM read per minute.
+(shared/azure/quota.py), so polling this endpoint costs at most one ARM read per minute.
 """
 
 import json
@@ -26,8 +26,8 @@ def _error(status: int, message: str) -> func.HttpResponse:
 @bp.route(route="capacity/{node?}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def capacity(req: func.HttpRequest) -> func.HttpResponse:
     """Answer from the caches; a node this connector does not run is a 404."""
+    from shared.azure.quota import get_capacity_service
     from shared.capacity import to_prometheus
-    from shared.quota import get_capacity_service
 
     node = req.route_params.get("node") or None
     output = (req.params.get("format") or "json").lower()

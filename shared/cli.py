@@ -76,7 +76,7 @@ def _read(path: str) -> str:
 
 def _store(args: argparse.Namespace, env: dict[str, str]) -> Any:
     """The queues named by --connection-string, else the app's settings (a connection string or an identity URI)."""
-    from shared.queue import FAIL_FAST, QueueStore
+    from shared.azure.queue import FAIL_FAST, QueueStore
 
     connection = args.connection_string or env.get("AzureWebJobsStorage") or ""
     uri = env.get("AzureWebJobsStorage__queueServiceUri") or ""
@@ -144,7 +144,7 @@ def _peek(args: argparse.Namespace, env: dict[str, str], queue: str) -> int:
 
 def _logs(args: argparse.Namespace, env: dict[str, str]) -> int:
     """A container's logs in standalone mode, read from ACI (the kubelet API's filtering and follow)."""
-    from shared.aci import get_aci_client
+    from shared.azure.aci import get_aci_client
     from shared.relay.kubelet.logs import LogOptions
     from shared.relay.kubelet.standalone import NotFoundError, print_logs
 
@@ -164,7 +164,7 @@ def _logs(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 def _aci(env: dict[str, str]) -> Any:
     """The ARM client the app would use (the ACI emulator when no AZURE_SUBSCRIPTION_ID), failing fast."""
-    from shared.aci import build_aci_client
+    from shared.azure.aci import build_aci_client
 
     # a person waits at the terminal: one try, short timeouts
     return build_aci_client(load_settings(env), retries=0, connection_timeout=5.0, read_timeout=20.0)

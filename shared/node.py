@@ -5,7 +5,7 @@ labels and taints steer scheduling, capacity/allocatable bound it, and the Ready
 condition (backed by the Lease in kube-node-lease) keeps the node lifecycle
 controller from evicting everything. So the Node must never lie: Ready is False
 with a reason when ACI cannot be reached, and heartbeats only move when the
-connector really looked. The Lease itself is renewed by shared.lease.
+connector really looked. The Lease itself is renewed by shared.kube.lease.
 
 The kubelet API (`kubectl logs/exec/top`) is served by the relay when RELAY_KUBELET_ENABLED
 is set: the relay records where it listens in the Node annotation `KUBELET_ENDPOINT_ANNOTATION`

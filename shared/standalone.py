@@ -2,7 +2,7 @@
 
 Without a cluster there is no pod to re-read, so message order is all the worker has. An upsert that
 was throttled and re-queued can reach the worker after a later delete of the same pod; replaying it
-would recreate a group nobody will ever remove. So a delete leaves a tombstone (shared.queue:
+would recreate a group nobody will ever remove. So a delete leaves a tombstone (shared.azure.queue:
 a marker in the Storage account holding the delete's time), and an upsert produced before that
 time (its `ts`, which a re-queue keeps) is dropped. A newer upsert (a real resubmission) clears it.
 Failures are dead-lettered, since no pod can show them.

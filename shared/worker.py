@@ -28,12 +28,12 @@ from shared.errors import (
     RetryableError,
     ThrottledError,
 )
-from shared.events import publish_pod_transition, transition_for
+from shared.azure.eventgrid import publish_pod_transition, transition_for
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.pod_refs import fetch_references
-from shared.recorder import pod_event
+from shared.translate.refs import fetch_references
+from shared.kube.recorder import pod_event
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 
@@ -93,10 +93,10 @@ def cluster_id(settings: Settings, kube: Any | None) -> str:
 
 def default_context() -> Context:
     """The process-wide clients, built lazily from the app settings."""
-    from shared.aci import get_aci_client
+    from shared.azure.aci import get_aci_client
     from shared.config import get_settings
     from shared.kube import get_kube_client
-    from shared.queue import get_queue_store
+    from shared.azure.queue import get_queue_store
 
     settings = get_settings()
     kube = get_kube_client(settings) if settings.cluster_configured else None
@@ -274,7 +274,7 @@ def _announce_created(
 ) -> None:
     """The Scheduled CloudEvent, then FieldsIgnored and ProviderCreated Events, each at most once per pod uid.
 
-    Event names are deterministic (shared.recorder) and so is the CloudEvent id, so a redelivered message
+    Event names are deterministic (shared.kube.recorder) and so is the CloudEvent id, so a redelivered message
     checks for the ProviderCreated Event (written last) and repeats whatever a crash cut short.
     """
     created = pod_event(pod, reason="ProviderCreated", message=f"Created ACI container group {name}")

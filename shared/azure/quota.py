@@ -183,7 +183,7 @@ def get_capacity_service(settings: Settings | None = None) -> CapacityService:
     global _service  # noqa: PLW0603 - one cache per worker process is the point
     with _service_lock:
         if _service is None:
-            from shared.aci import get_aci_client
+            from shared.azure.aci import get_aci_client
             from shared.config import get_settings
 
             settings = settings or get_settings()

@@ -64,7 +64,7 @@ class LocalHost:
 
     def store_for(self, connection: str) -> Any:
         """The QueueStore of a binding's `connection` (an app setting name, as in the host)."""
-        from shared.queue import QueueStore
+        from shared.azure.queue import QueueStore
 
         if connection not in self.stores:
             value = os.environ.get(connection, "")

@@ -16,7 +16,7 @@ node, then this connector's groups) and acts on the difference:
 - group provisioningState Failed -> re-deployed a bounded number of times (count in a
   tag), then the pod Failed with ACI's message;
 - status and events -> from GETs (lists lack instanceView), spent by the read budget
-  (shared.reconcile_budget) a few in flight at once, answers applied in read order on the
+  (shared.reconcile.budget) a few in flight at once, answers applied in read order on the
   cycle's thread; a pod is patched only when its status really differs.
 
 Pods are listed before groups so that anything the queue worker did in between
@@ -27,88 +27,39 @@ cycle recognises and finishes.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import tags
-from shared.capacity import node_allocatable, node_capacity, parse_usages, sum_requests
-from shared.errors import ConnectorError, PermanentError, RetryableError, ThrottledError
-from shared.events import publish_pod_transition, transition_for
-from shared.kube import Conflict, KubeApiError, NotFound
-from shared.messages import upsert
+from shared.errors import ConnectorError, RetryableError, ThrottledError
+from shared.kube import KubeApiError
 from shared.naming import container_group_name
-from shared.node import READY, Readiness
-from shared.pod_refs import referenced_objects
-from shared.reconcile_budget import CONFIRM, HOT, STEADY, Candidate, ReadBudget, cycle_interval, order_reads
-from shared.reconcile_budget import rotation_offset as _rotation
-from shared.reconcile_events import EventWriter
-from shared.reconcile_health import AciHealth
-from shared.reconcile_nodes import RELAY_STALE_SECONDS, SELF_STALE_SECONDS, LeaseKeeper, ensure_node, node_path
-from shared.reconcile_retry import GIVE_UP, RETRY, RetryPolicy, decide, failure_message, retry_tags
-from shared.status import pod_status_for_missing_group, pod_status_from_container_group, status_differs
+from shared.reconcile.budget import CONFIRM, HOT, STEADY, Candidate, ReadBudget, cycle_interval, order_reads
+from shared.reconcile.budget import rotation_offset as _rotation
+from shared.reconcile.events import EventWriter
+from shared.reconcile.health import AciHealth
+from shared.reconcile.nodes import RELAY_STALE_SECONDS, SELF_STALE_SECONDS, LeaseKeeper, NodeUpkeep
+from shared.reconcile.pods import (
+    PROVISIONING_FAILED_REASON,
+    TERMINAL_PHASES,
+    _key,
+    _meta,
+    _Pair,
+    _phase,
+    _uid,
+    had_group,
+    is_settled,
+)
+from shared.reconcile.report import CycleReport, ReconcileConfig
+from shared.reconcile.retry import GIVE_UP, RETRY, decide, failure_message
+from shared.reconcile.writes import PodWrites
+from shared.status import pod_status_from_container_group
 from shared.worker import Context
-
-log = logging.getLogger("aci_connector.reconcile")
-
-TERMINAL_PHASES = ("Succeeded", "Failed")
-DELETED_REASON = "ContainerGroupDeleted"
-PROVISIONING_FAILED_REASON = "ProviderFailed"
-
-
-@dataclass(frozen=True)
-class ReconcileConfig:
-    """Knobs with production defaults; tests shrink the waits."""
-
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    enqueue_every_seconds: float = 60.0
-    """A pod still without a group is enqueued again after this long (the worker may be throttled)."""
-    delete_every_seconds: float = 60.0
-    """A group whose DELETE was accepted is not DELETEd again before this (ARM's delete takes a while)."""
-    unready_after_cycles: int = 3
-    unready_after_seconds: float = 30.0
-    lease_interval: float = 8.0
-    lease_only_if_older_than: float | None = None
-    """Override of the Lease freshness threshold (None: 25 s with the relay renewing, else 5 s)."""
-    read_workers: int = 8
-    """Budgeted GETs in flight at once: 50 reads at ARM's 100-300 ms take 0.6-1.9 s instead of 5-15 s."""
-
-
-@dataclass
-class CycleReport:
-    """What one cycle did, for logs, tests and the benchmark."""
-
-    pods: int = 0
-    groups: int = 0
-    arm_list_ok: bool = False
-    arm_reads: int = 0
-    arm_writes: int = 0
-    status_patches: int = 0
-    events_written: int = 0
-    enqueued: int = 0
-    orphans_deleted: int = 0
-    groups_deleted: int = 0
-    pods_removed: int = 0
-    pods_failed: int = 0
-    retries: int = 0
-    deferred_reads: int = 0
-    lease_renewals: int = 0
-    node_writes: list[str] = field(default_factory=list)
-    readiness: Readiness = READY
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("readiness", "errors")}
-        out["ready"] = self.readiness.ready
-        out["errors"] = len(self.errors)
-        return out
 
 
 class _ParallelReads:
@@ -126,47 +77,7 @@ class _ParallelReads:
             raise
 
 
-@dataclass
-class _Pair:
-    """A pod and the group the list says it has (None when missing)."""
-
-    pod: dict[str, Any]
-    group: dict[str, Any] | None
-
-
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _uid(pod: dict[str, Any]) -> str | None:
-    return _meta(pod).get("uid")
-
-
-def _key(pod: dict[str, Any]) -> tuple[str, str]:
-    return _meta(pod).get("namespace") or "default", _meta(pod)["name"]
-
-
-def _phase(pod: dict[str, Any]) -> str:
-    return (pod.get("status") or {}).get("phase") or "Pending"
-
-
-def had_group(pod: dict[str, Any]) -> bool:
-    """True when the pod's status was written from a real group (the worker patches it right after the PUT)."""
-    status = pod.get("status") or {}
-    return bool(status.get("containerStatuses") or status.get("initContainerStatuses"))
-
-
-def is_settled(pod: dict[str, Any], group: dict[str, Any]) -> bool:
-    """Running, Ready and provisioned: nothing is expected to change soon, so round-robin refresh suffices."""
-    if (group.get("properties") or {}).get("provisioningState") != "Succeeded":
-        return False
-    if _phase(pod) != "Running":
-        return False
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-class Reconciler:
+class Reconciler(PodWrites, NodeUpkeep):
     """Holds what must outlive one invocation in this process: read budget, ARM health, small memories."""
 
     def __init__(
@@ -316,88 +227,6 @@ class Reconciler:
         settled = is_settled(pod, group) and name not in hot
         out.append(Candidate(name, STEADY if settled else HOT))
 
-    def _enqueue_create(self, pod: dict[str, Any], report: CycleReport) -> None:
-        uid = _uid(pod) or ""
-        now = self.clock()
-        last = self.enqueued.get(uid)
-        if last is not None and now - last < self.config.enqueue_every_seconds:
-            return
-        if self.ctx.queue is None:
-            report.errors.append(f"no queue to enqueue {_key(pod)} for creation")
-            return
-        try:
-            self.ctx.queue.send(upsert(pod, source="reconcile").to_text())
-        except Exception as error:  # Storage trouble: the next cycle enqueues again
-            report.errors.append(f"enqueue {_key(pod)}: {type(error).__name__}: {error}")
-            return
-        self.enqueued[uid] = now
-        report.enqueued += 1
-
-    def _finish_deletion(
-        self, name: str, pod: dict[str, Any], group: dict[str, Any] | None, report: CycleReport
-    ) -> None:
-        """Pod is terminating: group first, then the pod itself once ACI no longer has the group."""
-        if group is not None:
-            if self._delete_group(name, report):
-                report.groups_deleted += 1
-            return
-        try:
-            if self.ctx.kube.delete_pod_now(*_key(pod), _uid(pod)):
-                report.pods_removed += 1
-                publish_pod_transition("deleted", pod, group_name=container_group_name(pod))
-        except (KubeApiError, RetryableError) as error:
-            report.errors.append(f"remove pod {_key(pod)}: {error}")
-
-    def _delete_group(self, name: str, report: CycleReport) -> bool:
-        """DELETE unless one was accepted recently; the list's tags were checked by the caller."""
-        now = self.clock()
-        since = self.deleting.get(name)
-        if since is not None and now - since < self.config.delete_every_seconds:
-            return False
-        try:
-            self.ctx.aci.begin_delete(name)
-        except ThrottledError as error:
-            report.errors.append(f"delete {name} throttled: {error}")
-            return False
-        except ConnectorError as error:
-            report.errors.append(f"delete {name}: {error}")
-            return False
-        report.arm_writes += 1
-        self.deleting[name] = now
-        log.info("deleting container group %s", name)
-        return True
-
-    def _orphan(self, group: dict[str, Any], report: CycleReport) -> None:
-        """A managed group no listed pod claims: delete it, unless a re-read shows its pod after all."""
-        group_tags = group.get("tags") or {}
-        if group_tags.get(tags.TAG_MODE) == tags.MODE_STANDALONE:
-            return
-        if group_tags.get(tags.TAG_NODE) not in self.ctx.settings.node_names.values():
-            return  # another connector's node (sharing the resource group): not ours to judge
-        key = tags.pod_key(group)
-        pod = None
-        if key is not None:
-            try:
-                pod = self.ctx.kube.get_pod(*key)
-            except (KubeApiError, RetryableError) as error:
-                report.errors.append(f"re-read pod {key} of group {group.get('name')}: {error}")
-                return
-            if (
-                pod is not None
-                and _uid(pod) == group_tags.get(tags.TAG_UID)
-                and not _meta(pod).get("deletionTimestamp")
-            ):
-                return  # created after our pod list: not an orphan
-        if self._delete_group(group["name"], report):
-            report.orphans_deleted += 1
-            if key is not None and (pod is None or _uid(pod) != group_tags.get(tags.TAG_UID)):
-                # The pod went away without us seeing it (a finished pod is deleted at once): say so once.
-                gone = {
-                    "metadata": {"namespace": key[0], "name": key[1], "uid": group_tags.get(tags.TAG_UID)},
-                    "spec": {"nodeName": group_tags.get(tags.TAG_NODE)},
-                }
-                publish_pod_transition("deleted", gone, group_name=group["name"])
-
     # ------------------------------------------------------------------ reading
 
     def _spend_reads(self, candidates: list[Candidate], pairs: dict[str, _Pair], report: CycleReport) -> None:
@@ -470,143 +299,7 @@ class Reconciler:
         if verdict == RETRY:
             self._retry(name, pod, group, report)
 
-    def _group_vanished(self, name: str, pod: dict[str, Any], report: CycleReport) -> None:
-        """ARM says the group is gone: re-read the pod (it may be terminating or re-created) before failing it."""
-        current = self.ctx.kube.get_pod(*_key(pod))
-        if current is None or _uid(current) != _uid(pod) or _meta(current).get("deletionTimestamp"):
-            return
-        message = f"The ACI container group {name} was deleted outside the connector"
-        self._fail_pod(current, DELETED_REASON, message, report)
-
-    def _patch_status(self, pod: dict[str, Any], desired: dict[str, Any], report: CycleReport) -> None:
-        if not status_differs(pod.get("status") or {}, desired):
-            return
-        try:
-            self.ctx.kube.patch_pod_status(*_key(pod), _uid(pod), desired)
-        except (NotFound, Conflict):
-            return  # deleted or re-created since the list: the next cycle sees the new truth
-        report.status_patches += 1
-        transition = transition_for(pod.get("status"), desired)
-        if transition:
-            publish_pod_transition(
-                transition,
-                pod,
-                group_name=container_group_name(pod),
-                reason=desired.get("reason"),
-                message=desired.get("message"),
-            )
-        pod["status"] = desired
-
-    def _fail_pod(self, pod: dict[str, Any], reason: str, message: str, report: CycleReport) -> None:
-        """Final word: Failed with a reason a human can act on, and a Warning Event saying the same."""
-        if _phase(pod) in TERMINAL_PHASES:
-            return
-        before = report.status_patches
-        self._patch_status(
-            pod, pod_status_for_missing_group(pod, reason=reason, message=message, now=self.wall()), report
-        )
-        if report.status_patches > before:
-            report.pods_failed += 1
-            self._record(pod, reason, message, "Warning")
-
-    def _record(self, pod: dict[str, Any], reason: str, message: str, kind: str) -> None:
-        from shared.recorder import pod_event
-
-        try:
-            self.ctx.kube.create_event(_key(pod)[0], pod_event(pod, reason=reason, message=message, event_type=kind))
-        except (KubeApiError, RetryableError) as error:
-            log.warning("could not record event %s on %s: %s", reason, _key(pod), error)
-
-    def _retry(self, name: str, pod: dict[str, Any], group: dict[str, Any], report: CycleReport) -> None:
-        """Re-deploy a Failed group: the same translated spec, with the attempt counted in its tags."""
-        from shared.translate import translate_pod
-        from shared.worker import with_spec_hash
-
-        secrets, config_maps = self._references(pod)
-        try:
-            body = with_spec_hash(
-                translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=self.ctx.settings).body
-            )
-        except PermanentError as error:
-            self._fail_pod(pod, PROVISIONING_FAILED_REASON, str(error), report)
-            return
-        body["tags"] = {**body.get("tags", {}), **retry_tags(group, now=self.wall())}
-        self.ctx.aci.begin_create_or_update(name, body)
-        report.arm_writes += 1
-        report.retries += 1
-        attempt = body["tags"]["aci-connector-retries"]
-        self._record(
-            pod, "ProvisioningRetry", f"ACI provisioning failed; re-deploying {name} (attempt {attempt})", "Warning"
-        )
-
-    def _references(self, pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        namespace = _key(pod)[0]
-        secret_names, config_map_names = referenced_objects(pod)
-        get = self.ctx.kube.get_namespaced
-        secrets = {n: s for n in secret_names if (s := get("secrets", namespace, n)) is not None}
-        config_maps = {n: c for n in config_map_names if (c := get("configmaps", namespace, n)) is not None}
-        return secrets, config_maps
-
     # ------------------------------------------------------------------ nodes
-
-    def _read_quota_if_due(self, report: CycleReport) -> None:
-        """ACI usage for quota-capped capacity: one read per CAPACITY_QUOTA_CACHE_SECONDS, from the budget."""
-        settings = self.ctx.settings
-        if not settings["NODE_CAPACITY_FROM_QUOTA"]:
-            return
-        now = self.clock()
-        if self.quota_read_at is not None and now - self.quota_read_at < settings["CAPACITY_QUOTA_CACHE_SECONDS"]:
-            return
-        if not self.budget.take():
-            return
-        report.arm_reads += 1
-        try:
-            self.quota = parse_usages(self.ctx.aci.usages(), settings["ACI_REGION"])
-            self.quota_read_at = now
-        except (ConnectorError, ValueError) as error:
-            report.errors.append(f"read ACI usages: {error}")
-
-    def _create_missing_nodes(self, report: CycleReport) -> None:
-        """Before anything else: every virtual node exists (its Lease names it as owner), read once per cycle."""
-        for node_name in self.ctx.settings.node_names.values():
-            try:
-                current = self.ctx.kube.get(node_path(node_name))
-            except (KubeApiError, RetryableError) as error:
-                report.errors.append(f"node {node_name}: {error}")
-                self.nodes.pop(node_name, None)
-                continue
-            if current is not None:
-                self.nodes[node_name] = current
-                continue
-            self._apply_nodes(report, pods_by_node={}, only=node_name)
-
-    def _apply_nodes(
-        self, report: CycleReport, *, pods_by_node: dict[str, list[dict[str, Any]]], only: str | None = None
-    ) -> None:
-        """Readiness and capacity as this cycle found them; writes only what differs (shared.node)."""
-        settings = self.ctx.settings
-        for os_name, node_name in settings.node_names.items():
-            if only is not None and node_name != only:
-                continue
-            in_use = sum_requests(pods_by_node.get(node_name, []))
-            try:
-                stored, writes = ensure_node(
-                    self.ctx.kube,
-                    os_name=os_name,
-                    node_name=node_name,
-                    taint=settings["VIRTUAL_NODE_TAINT"],
-                    capacity=node_capacity(settings, self.quota, in_use),
-                    allocatable=node_allocatable(settings, self.quota, in_use),
-                    readiness=self.health.readiness(),
-                    now=self.wall(),
-                    current=self.nodes.get(node_name),
-                )
-            except (KubeApiError, RetryableError) as error:
-                report.errors.append(f"node {node_name}: {error}")
-                self.nodes.pop(node_name, None)
-                continue
-            self.nodes[node_name] = stored
-            report.node_writes += [f"{node_name}:{w}" for w in writes]
 
 
 # ---------------------------------------------------------------------- process-wide entry point

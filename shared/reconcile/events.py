@@ -1,6 +1,6 @@
 """ACI instance-view events written as Kubernetes Events, each exactly once per change.
 
-shared.aci_events names every Event deterministically, so writing is an upsert:
+shared.status.events names every Event deterministically, so writing is an upsert:
 POST a new one; on AlreadyExists set count/lastTimestamp/message to ACI's values
 (never "+1": a second reconciler process replaying the same ACI event must not
 inflate the count). A small memory of what was written skips even the POST when
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from shared.aci_events import kube_events_from_group
 from shared.kube import Conflict, KubeClient
+from shared.status.events import kube_events_from_group
 
 MERGE_PATCH = "application/merge-patch+json"
 

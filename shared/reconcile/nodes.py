@@ -16,9 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from shared.kube import Conflict, KubeClient
-from shared.lease import renew_lease
+from shared.capacity import node_allocatable, node_capacity, parse_usages, sum_requests
+from shared.errors import ConnectorError, RetryableError
+from shared.kube import Conflict, KubeApiError, KubeClient
+from shared.kube.lease import renew_lease
 from shared.node import Readiness, build_node, metadata_patch, status_patch
+from shared.reconcile.report import CycleReport
+from shared.worker import Context
 
 log = logging.getLogger("aci_connector.reconcile.nodes")
 
@@ -133,3 +137,75 @@ class LeaseKeeper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+class NodeUpkeep:
+    """Mixin of Reconciler: the virtual Nodes' existence, readiness and capacity, written once per cycle."""
+
+    ctx: Context
+    clock: Any
+    wall: Any
+    budget: Any
+    health: Any
+    nodes: dict[str, dict[str, Any]]
+    quota: Any
+    quota_read_at: float | None
+
+    def _read_quota_if_due(self, report: CycleReport) -> None:
+        """ACI usage for quota-capped capacity: one read per CAPACITY_QUOTA_CACHE_SECONDS, from the budget."""
+        settings = self.ctx.settings
+        if not settings["NODE_CAPACITY_FROM_QUOTA"]:
+            return
+        now = self.clock()
+        if self.quota_read_at is not None and now - self.quota_read_at < settings["CAPACITY_QUOTA_CACHE_SECONDS"]:
+            return
+        if not self.budget.take():
+            return
+        report.arm_reads += 1
+        try:
+            self.quota = parse_usages(self.ctx.aci.usages(), settings["ACI_REGION"])
+            self.quota_read_at = now
+        except (ConnectorError, ValueError) as error:
+            report.errors.append(f"read ACI usages: {error}")
+
+    def _create_missing_nodes(self, report: CycleReport) -> None:
+        """Before anything else: every virtual node exists (its Lease names it as owner), read once per cycle."""
+        for node_name in self.ctx.settings.node_names.values():
+            try:
+                current = self.ctx.kube.get(node_path(node_name))
+            except (KubeApiError, RetryableError) as error:
+                report.errors.append(f"node {node_name}: {error}")
+                self.nodes.pop(node_name, None)
+                continue
+            if current is not None:
+                self.nodes[node_name] = current
+                continue
+            self._apply_nodes(report, pods_by_node={}, only=node_name)
+
+    def _apply_nodes(
+        self, report: CycleReport, *, pods_by_node: dict[str, list[dict[str, Any]]], only: str | None = None
+    ) -> None:
+        """Readiness and capacity as this cycle found them; writes only what differs (shared.node)."""
+        settings = self.ctx.settings
+        for os_name, node_name in settings.node_names.items():
+            if only is not None and node_name != only:
+                continue
+            in_use = sum_requests(pods_by_node.get(node_name, []))
+            try:
+                stored, writes = ensure_node(
+                    self.ctx.kube,
+                    os_name=os_name,
+                    node_name=node_name,
+                    taint=settings["VIRTUAL_NODE_TAINT"],
+                    capacity=node_capacity(settings, self.quota, in_use),
+                    allocatable=node_allocatable(settings, self.quota, in_use),
+                    readiness=self.health.readiness(),
+                    now=self.wall(),
+                    current=self.nodes.get(node_name),
+                )
+            except (KubeApiError, RetryableError) as error:
+                report.errors.append(f"node {node_name}: {error}")
+                self.nodes.pop(node_name, None)
+                continue
+            self.nodes[node_name] = stored
+            report.node_writes += [f"{node_name}:{w}" for w in writes]

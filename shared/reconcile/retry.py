@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.status import parse_time
+from shared.status.times import parse_time
 
 TAG_RETRIES = "aci-connector-retries"
 TAG_RETRIED_AT = "aci-connector-retried-at"

@@ -44,7 +44,7 @@ def get_image_resolver(settings: Any) -> ImageResolver:
 
 def _entra(settings: Any) -> Any:
     def token() -> str:
-        from shared.aci import _default_credential
+        from shared.azure.aci import _default_credential
 
         return _default_credential(settings).get_token("https://management.azure.com/.default").token
 

@@ -13,10 +13,10 @@ import sys
 import threading
 from types import FrameType
 
+from shared.azure.queue import get_queue_store
 from shared.config import get_settings
 from shared.errors import ConfigError
 from shared.kube import get_kube_client
-from shared.queue import get_queue_store
 from shared.relay.app import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         config = RelayConfig.from_settings(settings)
         aci = None
         if config.kubelet is not None:
-            from shared.aci import get_aci_client
+            from shared.azure.aci import get_aci_client
 
             aci = get_aci_client(settings)
         relay = Relay(config, get_kube_client(settings), queue_writer(get_queue_store(settings)), aci=aci)

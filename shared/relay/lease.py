@@ -1,7 +1,7 @@
 """Optional Lease renewal from the relay: while it is alive, it owns the virtual nodes' heartbeats.
 
 The relay renews unconditionally every 10 s, like a kubelet; the reconciler
-timer calls the same `shared.lease.renew_lease` with `only_if_older_than`, so it
+timer calls the same `shared.kube.lease.renew_lease` with `only_if_older_than`, so it
 only steps in when the relay is gone. docs/relay.md explains the split.
 """
 
@@ -11,7 +11,7 @@ import logging
 import threading
 
 from shared.kube import KubeClient
-from shared.lease import RENEW_INTERVAL_SECONDS, renew_lease
+from shared.kube.lease import RENEW_INTERVAL_SECONDS, renew_lease
 from shared.relay.metrics import Metrics
 
 log = logging.getLogger("aci_connector.relay.lease")

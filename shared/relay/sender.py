@@ -34,9 +34,9 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.azure.queue import QueueStore
 from shared.config import POD_EVENTS_QUEUE
 from shared.messages import Message
-from shared.queue import QueueStore
 from shared.relay.backoff import Backoff
 from shared.relay.metrics import Metrics
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.status import kube_time, parse_time
+from shared.status.times import kube_time, parse_time
 
 COMPONENT = "aci-connector"
 # A Kubernetes object name is at most 253 characters.

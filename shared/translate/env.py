@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.quantities import ceil_div, parse_quantity
-from shared.translate_common import Context, as_text, format_map, reject
-from shared.translate_resources import ContainerResources
+from shared.translate.common import Context, as_text, format_map, reject
+from shared.translate.resources import ContainerResources
 
 ACI_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _KEYED = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.quantities import BYTES_PER_GB, cpu_to_aci, memory_to_aci_gb, parse_quantity
-from shared.translate_common import Context, reject
+from shared.translate.common import Context, reject
 
 _IGNORED_RESOURCES = {"ephemeral-storage": "ACI gives every group its own fixed scratch disk"}
 

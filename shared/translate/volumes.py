@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.translate_common import SERVICE_ACCOUNT_MOUNT, Context, reject
-from shared.translate_env import field_ref_value, resource_field_value
-from shared.translate_resources import ContainerResources
+from shared.translate.common import SERVICE_ACCOUNT_MOUNT, Context, reject
+from shared.translate.env import field_ref_value, resource_field_value
+from shared.translate.resources import ContainerResources
 
 MAX_VOLUMES = 20
 AZURE_FILE_DRIVER = "file.csi.azure.com"

@@ -14,7 +14,7 @@ from shared import worker
 from shared.localhost.queue import QueueHost
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
-from shared.reconcile_retry import RetryPolicy
+from shared.reconcile.retry import RetryPolicy
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import Context

@@ -51,8 +51,8 @@ def adapter_for(
     region: str = DEFAULT_LOCATION,
     **options: Any,
 ) -> Any:
-    """shared.aci.AciClient pointed at a fake ARM (in-process or spawned), with a static token."""
-    from shared.aci import AciClient
+    """shared.azure.aci.AciClient pointed at a fake ARM (in-process or spawned), with a static token."""
+    from shared.azure.aci import AciClient
 
     return AciClient(
         subscription_id=subscription_id,
@@ -102,8 +102,8 @@ def aci_client(arm: ArmServer, arm_credential: StaticTokenCredential) -> Any:
 
 @pytest.fixture
 def aci_adapter(arm: ArmServer, arm_credential: StaticTokenCredential) -> Iterator[Any]:
-    """shared.aci.AciClient against the fake, installed as the process-wide client for the test."""
-    from shared.aci import set_aci_client
+    """shared.azure.aci.AciClient against the fake, installed as the process-wide client for the test."""
+    from shared.azure.aci import set_aci_client
 
     client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, read_timeout=2.0)
     set_aci_client(client)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.azure.queue import QueueStore, azurite_connection_string, set_queue_store
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE
-from shared.queue import QueueStore, azurite_connection_string, set_queue_store
 from tests.fakes.processes import track, untrack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""shared.aci against the fake ARM through the real SDK: raw ARM JSON out, errors sorted by what to do."""
+"""shared.azure.aci against the fake ARM through the real SDK: raw ARM JSON out, errors sorted by what to do."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from emulator.server import ArmServer
-from shared.aci import AciClient, ArmRejected, classify_http_error, get_aci_client, parse_retry_after, set_aci_client
+from shared.azure.aci import AciClient, ArmRejected, classify_http_error, get_aci_client, parse_retry_after, set_aci_client
 from shared.config import load_settings
 from shared.errors import PermanentError, RetryableError, ThrottledError
 from tests.fakes.arm_fixtures import adapter_for
@@ -206,7 +206,7 @@ def test_singleton_from_settings_and_injection(arm: ArmServer, aci_adapter: AciC
 
 
 def test_import_is_light() -> None:
-    code = "import sys, shared.aci; print(sorted(m for m in sys.modules if m.startswith(('azure', 'requests'))))"
+    code = "import sys, shared.azure.aci; print(sorted(m for m in sys.modules if m.startswith(('azure', 'requests'))))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -214,7 +214,7 @@ def test_import_is_light() -> None:
 def test_original_connector_service_principal_variables_are_honoured():
     from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
-    from shared.aci import _default_credential
+    from shared.azure.aci import _default_credential
     from shared.config import ConfigError, load_settings
 
     tenant = "11111111-1111-1111-1111-111111111111"

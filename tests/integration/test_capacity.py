@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 from functions.capacity import capacity
-from shared.quota import CapacityService, set_capacity_service
+from shared.azure.quota import CapacityService, set_capacity_service
 from tests.fakes.connector_fixtures import make_pod, settings_for
 
 NODE = "aci-connector-linux"

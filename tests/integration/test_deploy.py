@@ -91,14 +91,14 @@ CALLS: dict[str, list[Call]] = {
         Call("functions", "get", "", "events", ANY_NS),
         Call("functions", "patch", "", "events", ANY_NS),
     ],
-    # shared/lease.py: GET, POST when missing, PUT with the read resourceVersion (relay and reconciler).
+    # shared/kube/lease.py: GET, POST when missing, PUT with the read resourceVersion (relay and reconciler).
     "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases": [
         *_both("get", LEASES, "leases", "kube-node-lease", NODE),
         *_both("create", LEASES, "leases", "kube-node-lease"),
         *_both("update", LEASES, "leases", "kube-node-lease", NODE),
         Call("functions", "patch", LEASES, "leases", "kube-node-lease", NODE),
     ],
-    # shared/lease.py reads the Node for the Lease's ownerReference; shared/reconcile_nodes.py keeps it current.
+    # shared/kube/lease.py reads the Node for the Lease's ownerReference; shared/reconcile/nodes.py keeps it current.
     "/api/v1/nodes/{}": [
         *_both("get", "", "nodes", None, NODE),
         Call("functions", "patch", "", "nodes", None, NODE),
@@ -112,7 +112,7 @@ CALLS: dict[str, list[Call]] = {
     "/apis/authorization.k8s.io/v1/subjectaccessreviews": [
         Call("relay", "create", "authorization.k8s.io", "subjectaccessreviews", None),
     ],
-    # shared/reconcile_nodes.py registers the virtual nodes (POST); list is for operators' tooling parity.
+    # shared/reconcile/nodes.py registers the virtual nodes (POST); list is for operators' tooling parity.
     "/api/v1/nodes": [
         Call("functions", "create", "", "nodes", None),
         Call("functions", "list", "", "nodes", None),
@@ -202,7 +202,7 @@ def _imports(path: Path) -> set[Path]:
 
 
 def relay_modules() -> set[Path]:
-    """shared/relay/ and every shared module it imports (transitively), except the generic shared/kube.py."""
+    """shared/relay/ and every shared module it imports (transitively), except the generic shared/kube/client.py."""
     todo = list((ROOT / "shared" / "relay").rglob("*.py"))
     seen: set[Path] = set()
     while todo:

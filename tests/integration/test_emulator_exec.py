@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.aci import ArmRejected
+from shared.azure.aci import ArmRejected
 from shared.naming import container_group_name
 from shared.translate import pod_to_container_group
 from tests.fakes.connector_fixtures import make_pod, settings_for

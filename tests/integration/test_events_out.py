@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from shared.events import EventPublisher, build_event, publish_pod_transition, set_publisher, transition_for
+from shared.azure.eventgrid import EventPublisher, build_event, publish_pod_transition, set_publisher, transition_for
 from tests.fakes.arm_fixtures import StaticTokenCredential
 from tests.fakes.connector_fixtures import make_pod
 

@@ -94,7 +94,7 @@ def test_status_patch_refuses_a_recreated_pod(kube, kube_api):
 
 
 def test_event_with_the_same_name_bumps_its_count(kube, kube_api):
-    from shared.recorder import pod_event
+    from shared.kube.recorder import pod_event
 
     pod = kube_api.create(make_pod())
     event = pod_event(pod, reason="ProviderCreated", message="Created ACI container group x")

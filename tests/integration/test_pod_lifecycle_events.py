@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from shared.events import EventPublisher, set_publisher
+from shared.azure.eventgrid import EventPublisher, set_publisher
 from shared.naming import container_group_name
 from tests.fakes.connector_fixtures import make_pod
 from tests.integration.test_events_out import KEY, Topic

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from shared.azure.queue import expand_connection_string
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE
 from shared.messages import SAFE_MESSAGE_BYTES, Message, PodRef, parse_message
-from shared.queue import expand_connection_string
 
 
 def test_sent_message_is_plain_json_text(queue_store):

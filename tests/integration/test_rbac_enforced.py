@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
+from shared.azure.quota import CapacityService
 from shared.config import POD_EVENTS_QUEUE
 from shared.kube import KubeApiError, KubeClient
+from shared.kube.recorder import pod_event
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.quota import CapacityService
 from shared.reconcile import ReconcileConfig, Reconciler
-from shared.reconcile_retry import RetryPolicy
-from shared.recorder import pod_event
+from shared.reconcile.retry import RetryPolicy
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import Context, process_message

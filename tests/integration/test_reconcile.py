@@ -12,7 +12,7 @@ from shared.config import POD_EVENTS_QUEUE
 from shared.messages import parse_message
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
-from shared.reconcile_retry import TAG_RETRIES, RetryPolicy
+from shared.reconcile.retry import TAG_RETRIES, RetryPolicy
 from shared.translate import translate_pod
 from shared.worker import Context, process_message
 from tests.fakes.connector_fixtures import NODE, make_pod, make_spot_pod, settings_for

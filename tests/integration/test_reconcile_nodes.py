@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from shared.lease import lease_path, parse_micro_time, renew_lease
+from shared.kube.lease import lease_path, parse_micro_time, renew_lease
 from shared.node import KUBELET_VERSION
 from shared.reconcile import ReconcileConfig, Reconciler
-from shared.reconcile_nodes import LEASE_HOLDER
+from shared.reconcile.nodes import LEASE_HOLDER
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, settings_for
 

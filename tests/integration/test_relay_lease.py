@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.kube import Conflict, KubeClient
-from shared.lease import renew_lease
+from shared.kube.lease import renew_lease
 
 NODE = "aci-connector-linux"
 MICRO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.azure.queue import QueueStore
 from shared.kube import KubeClient
-from shared.queue import QueueStore
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from tests.fakes.azurite_fixtures import Azurite

@@ -107,7 +107,7 @@ def test_a_crash_after_arm_accepted_the_put_still_announces_the_pod_once(kube_ap
     """Issue 14, point 8: the redelivery found the group "unchanged" and never wrote ProviderCreated/Scheduled."""
     import pytest
 
-    from shared.events import set_publisher
+    from shared.azure.eventgrid import set_publisher
 
     recorder = _Recorder()
     set_publisher(recorder)  # type: ignore[arg-type]
@@ -144,7 +144,7 @@ def test_a_crash_after_arm_accepted_the_put_still_announces_the_pod_once(kube_ap
 
 
 def test_cloud_event_ids_are_stable_per_pod_and_transition():
-    from shared.events import build_event
+    from shared.azure.eventgrid import build_event
 
     pod = {"metadata": {"namespace": "default", "name": "web", "uid": "u-1"}}
     first, again = (build_event("scheduled", pod, source="aci-connector") for _ in range(2))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.arm_events import HANDLED_KINDS, MalformedEvent, decide, event_as_dict
+from shared.intake.arm_events import HANDLED_KINDS, MalformedEvent, decide, event_as_dict
 from shared.messages import parse_message
 from tests.eventgrid_samples import FIXTURE_NAMES, RESOURCE_GROUP, SUBSCRIPTION, aci_variant, load
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.audit import (
+from shared.intake.audit import (
     AuditRejected,
     authenticate,
     check_request,
@@ -264,7 +264,7 @@ def _pod(name: str, *, node: str | None, deleting: bool = False) -> dict[str, An
 
 
 def test_eviction_is_relayed_as_a_delete_and_deletecollection_is_skipped():
-    from shared.audit import message_from_event
+    from shared.intake.audit import message_from_event
 
     nodes = frozenset({"aci-connector-linux"})
     eviction = {

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.azure.quota import TtlCache
 from shared.capacity import (
     AciQuota,
     Resources,
@@ -25,7 +26,6 @@ from shared.capacity import (
     to_prometheus,
 )
 from shared.config import load_settings
-from shared.quota import TtlCache
 
 
 def _container(cpu: str | None = None, memory: str | None = None, *, limits: dict | None = None, **extra) -> dict:

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.reconcile_budget import (
+from shared.reconcile.budget import (
     CONFIRM,
     HOT,
     STEADY,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared.errors import ConfigError, RetryableError
 from shared.reconcile import had_group, is_settled
-from shared.reconcile_health import AciHealth
-from shared.reconcile_retry import (
+from shared.reconcile.health import AciHealth
+from shared.reconcile.retry import (
     GIVE_UP,
     LEAVE,
     RETRY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from shared.aci_events import kube_events_from_group
+from shared.status.events import kube_events_from_group
 from tests.unit.test_status_helpers import UID, aci, listed, pod_for_py_group, set_group_state, set_state
 from tests.unit.test_status_scenarios import PULL_EVENTS_REPEATED
 

@@ -9,13 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.status import (
-    parse_quantity,
-    parse_time,
-    pod_status_from_container_group,
-    qos_class,
-    status_differs,
-)
+from shared.status import parse_time, pod_status_from_container_group, status_differs
+from shared.status.qos import parse_quantity, qos_class
 from tests.unit.test_status_helpers import NOW, NOW_TEXT, aci, container, k8s_pod, make_pod, renamed, with_status
 
 POD_FILES = [

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from shared.status import (
-    LOST_CONTAINER_MESSAGE,
-    pod_status_for_missing_group,
-    pod_status_from_container_group,
-    status_differs,
-)
+from shared.status import pod_status_for_missing_group, pod_status_from_container_group, status_differs
+from shared.status.pod import LOST_CONTAINER_MESSAGE
 from tests.unit.test_status_helpers import (
     NOW,
     NOW_TEXT,

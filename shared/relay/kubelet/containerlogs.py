@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from shared.aci import AciClient
+from shared.azure.aci import AciClient
 from shared.errors import ConnectorError
 from shared.kube import KubeClient
 from shared.relay.kubelet.budget import ReadBudget

@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from shared.aci import AciClient
+from shared.azure.aci import AciClient
 from shared.errors import ConnectorError
 from shared.kube import KubeClient
 from shared.relay.kubelet.pods import Target, resolve, text_error

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.aci import AciClient
+from shared.azure.aci import AciClient
 from shared.kube import KubeClient
 from shared.relay.kubelet.auth import Gate, forbidden_message, request_attributes
 from shared.relay.kubelet.budget import ReadBudget

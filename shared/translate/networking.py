@@ -1,0 +1,121 @@
+"""Container ports, the group's IP address (public, private subnet) and DNS settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.translate.annotations import (
+    ANNOTATION_DNS_NAME_LABEL,
+    ANNOTATION_DNS_NAME_LABEL_ALIAS,
+    ANNOTATION_INJECT_DNS,
+    ANNOTATION_IP_ADDRESS,
+    ANNOTATION_SUBNET,
+    _annotation_path,
+)
+from shared.translate.common import Context, reject
+
+DNS_NAME_LABEL = re.compile(r"^[a-z][-a-z0-9]{3,61}[a-z0-9]$")
+MAX_PORTS_PER_IP = 5
+
+
+def _ports(container: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    ports = []
+    for p, port in enumerate(container.get("ports") or []):
+        port_path = f"{path}.ports[{p}]"
+        number = port.get("containerPort")
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+            reject(f"{port_path}.containerPort", f"{number!r} is not a port number")
+        protocol = port.get("protocol") or "TCP"
+        if protocol not in ("TCP", "UDP"):
+            reject(f"{port_path}.protocol", f"ACI supports TCP and UDP only, not {protocol}")
+        if port.get("hostPort") not in (None, 0, number):
+            reject(f"{port_path}.hostPort", "ACI cannot map a port to a different host port")
+        if port.get("hostIP"):
+            reject(f"{port_path}.hostIP", "there is no host address to bind on ACI")
+        entry = {"port": number, "protocol": protocol}
+        if entry not in ports:
+            ports.append(entry)
+    return ports
+
+
+def _network(ctx: Context, annotations: dict[str, Any], containers: list[dict], properties: dict[str, Any]) -> None:
+    subnet = (annotations.get(ANNOTATION_SUBNET) or "").strip()
+    subnets = [subnet] if subnet else list(ctx.options.subnet_ids)
+    ports: list[dict[str, Any]] = []
+    for container in containers:
+        for port in container["properties"].get("ports") or []:
+            if port not in ports:
+                ports.append(port)
+    asked = (annotations.get(ANNOTATION_IP_ADDRESS) or "").strip().lower()
+    label_key = (
+        ANNOTATION_DNS_NAME_LABEL if annotations.get(ANNOTATION_DNS_NAME_LABEL) else ANNOTATION_DNS_NAME_LABEL_ALIAS
+    )
+    label = (annotations.get(label_key) or "").strip()
+    if asked not in ("", "public", "private", "none"):
+        reject(_annotation_path(ANNOTATION_IP_ADDRESS), f"{asked!r} is not public, private or none")
+    kind = asked or ("private" if subnets else "public")
+    if subnets:
+        properties["subnetIds"] = [{"id": subnet_id} for subnet_id in subnets]
+        if kind == "public":
+            reject(_annotation_path(ANNOTATION_IP_ADDRESS), "ACI groups in a virtual network cannot have a public IP")
+    if kind == "private" and not subnets:
+        reject(_annotation_path(ANNOTATION_IP_ADDRESS), "a private IP needs a subnet (ACI_SUBNET_IDS or annotation)")
+    if label and (kind != "public" or subnets):
+        reject(_annotation_path(label_key), "a DNS name label needs a public IP")
+    if label and not DNS_NAME_LABEL.match(label):
+        reject(
+            _annotation_path(label_key), f"{label!r}: 5-63 lowercase letters, digits, hyphens, starting with a letter"
+        )
+    if kind != "none" and (ports or asked or label):
+        if not ports:
+            reject("spec.containers[].ports", "an IP address needs at least one containerPort")
+        if len(ports) > MAX_PORTS_PER_IP:
+            reject("spec.containers[].ports", f"{len(ports)} ports; ACI exposes at most {MAX_PORTS_PER_IP} per IP")
+        ip: dict[str, Any] = {"ports": ports, "type": kind.capitalize()}
+        if label:
+            ip["dnsNameLabel"] = label
+        properties["ipAddress"] = ip
+    dns = _dns_config(ctx, annotations, bool(subnets))
+    if dns:
+        properties["dnsConfig"] = dns
+
+
+def _dns_config(ctx: Context, annotations: dict[str, Any], in_subnet: bool) -> dict[str, Any] | None:
+    spec = ctx.spec
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    custom = spec.get("dnsConfig") or {}
+    if policy not in ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"):
+        reject("spec.dnsPolicy", f"{policy!r} is not a DNS policy")
+    if policy == "None" and not custom.get("nameservers"):
+        reject("spec.dnsConfig.nameservers", "dnsPolicy None needs at least one nameserver")
+    if not in_subnet:
+        if custom or policy == "None":
+            ctx.warn("spec.dnsConfig", "ignored: ACI applies DNS settings only to groups in a virtual network")
+        return None
+    servers: list[str] = []
+    searches: list[str] = []
+    options: dict[str, str | None] = {}
+    inject = str(annotations.get(ANNOTATION_INJECT_DNS, "true")).strip().lower() != "false"
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet") and inject:
+        if ctx.options.cluster_dns_ip:
+            domain = ctx.options.cluster_domain
+            namespace = ctx.metadata.get("namespace") or "default"
+            servers.append(ctx.options.cluster_dns_ip)
+            searches += [f"{namespace}.svc.{domain}", f"svc.{domain}", domain]
+            options["ndots"] = "5"
+        else:
+            ctx.warn("spec.dnsPolicy", "ClusterFirst not applied: CLUSTER_DNS_IP is not configured")
+    servers += [server for server in custom.get("nameservers") or [] if server not in servers]
+    searches += [search for search in custom.get("searches") or [] if search not in searches]
+    for option in custom.get("options") or []:
+        options[option.get("name") or ""] = option.get("value")
+    if not servers:
+        return None
+    out: dict[str, Any] = {"nameServers": servers}
+    if searches:
+        out["searchDomains"] = " ".join(searches)
+    rendered = [name if value is None else f"{name}:{value}" for name, value in options.items() if name]
+    if rendered:
+        out["options"] = " ".join(rendered)
+    return out
