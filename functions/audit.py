@@ -4,7 +4,7 @@ Authentication is a bearer token (AUDIT_BEARER_TOKEN), not the function key:
 the apiserver's webhook client builds each request URL from the kubeconfig's
 server address and drops its query string, so `?code=<key>` never arrives,
 and a kubeconfig cannot add an `x-functions-key` header. The kubeconfig user's
-`token` is sent as `Authorization: Bearer`, which is what shared/audit checks
+`token` is sent as `Authorization: Bearer`, which is what shared/intake/audit.py checks
 (constant-time). docs/audit.md has the policy and kubeconfig.
 
 Messages leave through the queue output binding, in one batch written by the

@@ -1,4 +1,4 @@
-"""shared/lease.renew_lease against the fake API: create, renew, defer to a fresh renewal, survive a 409."""
+"""shared.kube.lease.renew_lease against the fake API: create, renew, defer to a fresh renewal, survive a 409."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""shared/audit: which audit events become which messages, with recorded payloads and hostile input."""
+"""shared/intake/audit.py: which audit events become which messages, with recorded payloads and hostile input."""
 
 from __future__ import annotations
 
