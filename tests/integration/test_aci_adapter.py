@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from emulator.server import ArmServer
-from shared.azure.aci import AciClient, ArmRejected, classify_http_error, get_aci_client, parse_retry_after, set_aci_client
+from shared.azure.aci import (
+    AciClient,
+    ArmRejected,
+    classify_http_error,
+    get_aci_client,
+    parse_retry_after,
+    set_aci_client,
+)
 from shared.config import load_settings
 from shared.errors import PermanentError, RetryableError, ThrottledError
 from tests.fakes.arm_fixtures import adapter_for
