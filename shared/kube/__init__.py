@@ -1,6 +1,9 @@
 """Kubernetes adapter: API client (raw JSON), Lease renewal, pod Events; the client's names are re-exported here."""
 
 from shared.kube.client import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
     Conflict,
     Expired,
     KubeApiError,
@@ -13,6 +16,9 @@ from shared.kube.client import (
 )
 
 __all__ = [
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_MERGE_PATCH",
     "Conflict",
     "Expired",
     "KubeApiError",
