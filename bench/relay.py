@@ -23,10 +23,10 @@ from kubernetes import client as k8s
 
 from bench.relay_load import pod
 from bench.servers import spawn
+from shared.azure.queue import QueueStore
 from shared.config import POD_EVENTS_QUEUE, reset_settings_cache
 from shared.kube import KubeClient
 from shared.messages import upsert
-from shared.azure.queue import QueueStore
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from tests.fakes.azurite_fixtures import Azurite

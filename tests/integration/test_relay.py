@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from shared import tags
+from shared.azure.queue import QueueStore
 from shared.config import POD_EVENTS_QUEUE
 from shared.kube import KubeClient
 from shared.messages import Message, parse_message
-from shared.azure.queue import QueueStore
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import process_message
