@@ -69,11 +69,11 @@ def run(messages: int) -> None:
 
     from functions.pod_events import pod_events
     from shared.azure.aci import set_aci_client
+    from shared.azure.queue import QueueStore, set_queue_store
     from shared.config import reset_settings_cache
     from shared.kube import set_kube_client
     from shared.localhost.queue import QueueHost
     from shared.messages import Message, PodRef
-    from shared.azure.queue import QueueStore, set_queue_store
     from tests.fakes.arm_fixtures import adapter_for
     from tests.fakes.azurite_fixtures import Azurite
     from tests.fakes.connector_fixtures import kube_client_for, make_pod
@@ -163,10 +163,10 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
     """
     from functions.pod_events import pod_events
     from shared.azure.aci import set_aci_client
+    from shared.azure.queue import QueueStore, set_queue_store
     from shared.config import POD_EVENTS_QUEUE, reset_settings_cache
     from shared.kube import set_kube_client
     from shared.localhost.queue import QueueHost
-    from shared.azure.queue import QueueStore, set_queue_store
     from shared.relay import Relay, RelayConfig
     from shared.relay.sender import queue_writer
     from tests.fakes.arm_fixtures import adapter_for
