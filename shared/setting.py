@@ -99,6 +99,13 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _cluster_id(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9._]{0,127}", value):
+        raise ValueError(f"expected 1-128 letters, digits, '-', '.' or '_', got {value!r}")
+    return value
+
+
 def _at_least_a_minute(value: str) -> int:
     number = int(value.strip())
     if number < 60:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import tags
+from shared.azure.eventgrid import publish_pod_transition, transition_for
 from shared.config import Settings
 from shared.errors import (
     ConfigError,
@@ -28,14 +29,13 @@ from shared.errors import (
     RetryableError,
     ThrottledError,
 )
-from shared.azure.eventgrid import publish_pod_transition, transition_for
+from shared.kube.recorder import pod_event
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.translate.refs import fetch_references
-from shared.kube.recorder import pod_event
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
+from shared.translate.refs import fetch_references
 
 log = logging.getLogger("aci_connector.worker")
 
@@ -94,9 +94,9 @@ def cluster_id(settings: Settings, kube: Any | None) -> str:
 def default_context() -> Context:
     """The process-wide clients, built lazily from the app settings."""
     from shared.azure.aci import get_aci_client
+    from shared.azure.queue import get_queue_store
     from shared.config import get_settings
     from shared.kube import get_kube_client
-    from shared.azure.queue import get_queue_store
 
     settings = get_settings()
     kube = get_kube_client(settings) if settings.cluster_configured else None
@@ -172,11 +172,11 @@ def _fields(message: Message) -> dict[str, str]:
 
 def _dispatch(message: Message, ctx: Context) -> Outcome:
     if message.op == "sync":
-        from shared.sync import handle
+        from shared.handlers.sync import handle
 
         return handle(message, ctx)
     if ctx.kube is None:
-        from shared.standalone import handle
+        from shared.handlers.standalone import handle
 
         return handle(message, ctx)
     assert message.pod is not None

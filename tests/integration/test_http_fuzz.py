@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from functions.arm_events import arm_events
 from functions.capacity import capacity
-from shared.config import reset_settings_cache
 from shared.azure.quota import set_capacity_service
+from shared.config import reset_settings_cache
 from tests.integration.test_audit import HANDLER as AUDIT
 from tests.integration.test_audit import Collected
 from tests.unit.test_audit import TOKEN

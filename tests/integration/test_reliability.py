@@ -186,7 +186,7 @@ def test_standalone_delete_overtaking_a_throttled_upsert_wins(arm, standalone_co
 
 
 def test_tombstones_expire(queue_store):
-    from shared import queue as queue_module
+    from shared.azure import queue as queue_module
 
     old = queue_store.client(queue_module.tombstone_queue("old-group"))
     old.create_queue(metadata={"deletedat": "2020-01-01T00:00:00Z", "group": "old-group"})

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.azure.queue import dead_letter_record
 from shared.errors import InvalidMessage
 from shared.messages import SAFE_MESSAGE_BYTES, Message, parse_message, wire_bytes
 from shared.naming import container_group_name
-from shared.azure.queue import dead_letter_record
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(

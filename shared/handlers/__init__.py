@@ -1,0 +1,1 @@
+"""The worker's handlers for messages other than a cluster upsert or delete: sync (ARM events), standalone mode."""
