@@ -163,3 +163,36 @@ def _wait_for(condition: Any, deadline: float = 10.0) -> None:
         if time.monotonic() > end:
             raise AssertionError("condition not met before the deadline")
         time.sleep(0.02)
+
+
+def test_follow_stops_polling_when_the_client_goes_away_or_the_pod_is_deleted(kubelet: Any) -> None:
+    import requests
+
+    pod = kubelet.run_pod()
+    group = container_group_name(pod)
+    kubelet.arm.write_log(group, "nginx", "only line")
+    url = kubelet.url + "/containerLogs/default/web/nginx?follow=true"
+    with requests.get(url, cert=kubelet.cert, verify=kubelet.server.cert_file, stream=True, timeout=30) as answer:
+        lines = answer.iter_lines(decode_unicode=True)  # kept: dropping the iterator closes the connection
+        assert next(lines) == "only line"
+        _wait_for(lambda: kubelet.arm.counts["logs"] >= 3)  # it polls while the client listens
+        assert _follows(kubelet) == 1
+    _wait_for(lambda: _follows(kubelet) == 0)  # the client left: the follower ends and stops reading ACI
+    polls = kubelet.arm.counts["logs"]
+
+    ended = threading.Event()
+
+    def follow() -> None:
+        with requests.get(url, cert=kubelet.cert, verify=kubelet.server.cert_file, stream=True, timeout=30) as answer:
+            for _ in answer.iter_lines():
+                pass
+        ended.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    _wait_for(lambda: kubelet.arm.counts["logs"] > polls + 1)
+    kubelet.kube_api.delete("pods", "default", "web", grace_period_seconds=0)
+    assert ended.wait(10), "the follow did not end when the pod was deleted"
+
+
+def _follows(kubelet: Any) -> int:
+    return sum(source.following for source in kubelet.server.log_sources.values())

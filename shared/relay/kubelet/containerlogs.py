@@ -42,6 +42,8 @@ class LogSource:
     aci: AciClient
     budget: ReadBudget
     poll_seconds: float = 2.0
+    following: int = 0
+    """Follow streams open now (shows that a client leaving ends its polling)."""
 
 
 async def _read(source: LogSource, target: Target, tail: int | None) -> list[Line]:
@@ -82,16 +84,39 @@ async def container_logs(request: web.Request, source: LogSource) -> web.StreamR
         return web.Response(text=body, content_type="text/plain")
     response = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await response.prepare(request)
+    source.following += 1
+    try:
+        await _follow(request, response, source, target, options, lines=lines, limit=limit)
+    finally:
+        source.following -= 1
+    if not _gone(request):
+        await response.write_eof()
+    return response
+
+
+async def _follow(
+    request: web.Request,
+    response: web.StreamResponse,
+    source: LogSource,
+    target: Target,
+    options: LogOptions,
+    *,
+    lines: list[Line],
+    limit: ByteLimit,
+) -> None:
+    info = request.match_info
     cursor = LogCursor()
     cursor.mark(lines)
     restarts = int(container_status(target.pod, target.container).get("restartCount") or 0)
     try:
         await _write(response, select(lines, options, _now()), options, limit)
-        while not limit.exhausted:
+        while not limit.exhausted and not _gone(request):
             pod = await asyncio.to_thread(source.kube.get_pod, info["namespace"], info["pod"])
             ended = _ended(pod, target, restarts)
             if not ended:
                 await asyncio.sleep(source.poll_seconds)
+                if _gone(request):
+                    break
             try:
                 fresh = cursor.fresh(await _read(source, target, FOLLOW_TAIL))
             except (web.HTTPTooManyRequests, web.HTTPServiceUnavailable):
@@ -104,8 +129,8 @@ async def container_logs(request: web.Request, source: LogSource) -> web.StreamR
                 break
     except web.HTTPException as error:  # ARM failed mid-stream: the status line is long gone, say it in the body
         await response.write(f"\nlog stream ended: {error.text}".encode())
-    await response.write_eof()
-    return response
+    except ConnectionError:  # the client left while we wrote
+        return
 
 
 async def _write(response: web.StreamResponse, lines: list[Line], options: LogOptions, limit: ByteLimit) -> None:
@@ -113,6 +138,12 @@ async def _write(response: web.StreamResponse, lines: list[Line], options: LogOp
         text = limit.take("".join(line.render(options.timestamps) for line in lines))
         if text:
             await response.write(text.encode())
+
+
+def _gone(request: web.Request) -> bool:
+    """The client went away: aiohttp does not cancel the handler, and an idle log never fails a write to tell us."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _now() -> datetime:

@@ -55,6 +55,7 @@ class KubeletServer:
         self.started = datetime.now(UTC)
         self.stats = StatsCache(kube, config.nodes, self._metrics_source(), refresh=config.stats_seconds)
         self.ports: dict[str, int] = {}
+        self.log_sources: dict[str, LogSource] = {}
         self.cert_file = ""
         """The serving certificate (PEM file): clients that want to verify it can trust this file."""
         self._extra_routes = extra_routes
@@ -90,6 +91,7 @@ class KubeletServer:
     def application(self, node: str) -> web.Application:
         app = web.Application(middlewares=[self._guard(node)])
         source = LogSource(node, self.kube, self.aci, self.budget, self.config.log_poll_seconds)
+        self.log_sources[node] = source
 
         async def logs(request: web.Request) -> web.StreamResponse:
             return await container_logs(request, source)
