@@ -7,7 +7,14 @@ import sys
 
 from bench.servers import ROOT
 
-BENCHES = ("bench.translate", "bench.queue_throughput", "bench.capacity", "bench.relay", "bench.reconcile", "bench.kubelet_api")
+BENCHES = (
+    "bench.translate",
+    "bench.queue_throughput",
+    "bench.capacity",
+    "bench.relay",
+    "bench.reconcile",
+    "bench.kubelet_api",
+)
 
 
 def main() -> int:
