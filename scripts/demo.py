@@ -353,6 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     if not manifest.exists():
         print(f"error: {manifest} does not exist (profile {args.profile}: {profile.about})", file=sys.stderr)
         return 2
+    from shared.config import setting_names
+
+    missing = sorted(set(profile.settings) - set(setting_names()))
+    if missing:
+        print(
+            f"error: profile {args.profile} needs setting(s) {', '.join(missing)}, not in this version", file=sys.stderr
+        )
+        return 2
     if not shutil.which("kubectl"):
         print("error: kubectl is not on PATH", file=sys.stderr)
         return 2
