@@ -31,16 +31,10 @@ from aiohttp import web
 
 from emulator.clock import Clock, ManualClock, RealClock
 from emulator.exec import ExecBridge, ExecError
+from emulator.faults import Faults
 from emulator.metrics import MetricsStore, get_batch
-from emulator.state import (
-    ArmState,
-    Faults,
-    GroupRecord,
-    ThrottleConfig,
-    Timing,
-    iso,
-    retry_after_header,
-)
+from emulator.state import ArmState, GroupRecord, Timing, iso
+from emulator.throttle import ThrottleConfig, retry_after_header
 from emulator.validate import ArmError, validate_put
 
 API_VERSION = "2023-05-01"
