@@ -12,9 +12,10 @@ azure-cli exec client and the REST spec 2023-05-01):
   canonical-mode line discipline), Ctrl-D at the start of a line is end of input, there is
   no separate stderr and no exit code.
 
-The emulator runs a small canned set of programs with those terminal rules: `echo ARGS`,
-`cat FILE` (/etc/hostname, /etc/os-release), `cat` (copies its input), `hostname`, `true`,
-`false`, `env`, and `sh`/`bash` (a prompt that runs the others, `exit` ends it). Anything
+The emulator runs a small set of programs with those terminal rules: `echo`, `printf`,
+`sleep`, `true`, `false` as the container's own commands are interpreted (emulator.program,
+sleeps end at once), `cat FILE` (/etc/hostname, /etc/os-release), `cat` (copies its input),
+`hostname`, `env`, and `sh`/`bash` (a prompt that runs the others, `exit` ends it). Anything
 else prints the container runtime's "executable file not found" line and ends.
 """
 
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from emulator.program import compile_command, run_once
 
 EOF_CHAR = "\x04"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
@@ -99,9 +102,16 @@ class Terminal:
 Program = Callable[[list[str], Terminal, ExecSession], Awaitable[bool]]
 
 
-async def _echo(argv: list[str], term: Terminal, session: ExecSession) -> bool:
-    await term.write(" ".join(argv[1:]) + "\n")
-    return True
+async def _interpreted(argv: list[str], term: Terminal, session: ExecSession) -> bool:
+    """echo, printf, sleep, true, false: what a container's own command does (emulator.program), run to its end."""
+    steps = compile_command(argv, "", dict(session.environment))
+    run = run_once(steps, 0.0, 1e9)
+    texts = [text for _moment, text in run.lines]
+    unterminated = bool(steps) and steps[-1].kind == "out" and not steps[-1].text.endswith("\n")
+    output = "\n".join(texts) + ("" if unterminated or not texts else "\n")
+    if output:
+        await term.write(output)
+    return run.exit_code == 0
 
 
 async def _cat(argv: list[str], term: Terminal, session: ExecSession) -> bool:
@@ -128,10 +138,6 @@ async def _env(argv: list[str], term: Terminal, session: ExecSession) -> bool:
     return True
 
 
-async def _status(argv: list[str], term: Terminal, session: ExecSession) -> bool:
-    return argv[0] == "true"
-
-
 async def _shell(argv: list[str], term: Terminal, session: ExecSession) -> bool:
     while True:
         await term.write("# ")
@@ -147,12 +153,14 @@ async def _shell(argv: list[str], term: Terminal, session: ExecSession) -> bool:
 
 
 PROGRAMS: dict[str, Program] = {
-    "echo": _echo,
+    "echo": _interpreted,
+    "printf": _interpreted,
+    "sleep": _interpreted,
+    "true": _interpreted,
+    "false": _interpreted,
     "cat": _cat,
     "hostname": _hostname,
     "env": _env,
-    "true": _status,
-    "false": _status,
     "sh": _shell,
     "bash": _shell,
 }
