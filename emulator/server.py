@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import ssl
+import sys
 import tempfile
 import threading
 import uuid
@@ -633,7 +634,7 @@ class ArmServer:
             self._thread.join(timeout=10)
         self._loop.close()
         self._loop = None
-        if self.ca_pem_path:
+        if self.ca_pem_path and not self._ca_file:  # a temp file of ours; a chosen path is the user's
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.ca_pem_path)
 
@@ -813,6 +814,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--location", default=DEFAULT_LOCATION)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--quota", type=int, default=None, help="regional container group and core quota")
+    parser.add_argument("--groups-quota", type=int, default=None, help="regional container group quota only")
+    parser.add_argument("--cores-quota", type=int, default=None, help="regional standard cores quota only")
+    parser.add_argument(
+        "--throttle-scale", type=float, default=None, help="scale ARM's token buckets (0.1: a tenth of the burst)"
+    )
     parser.add_argument("--unthrottled", action="store_true", help="no token buckets or create-rate windows")
     parser.add_argument("--pending", type=float, default=Timing.pending, help="seconds a new group stays Pending")
     parser.add_argument("--creating", type=float, default=Timing.creating, help="seconds it then stays Creating")
@@ -832,10 +838,25 @@ def main(argv: list[str] | None = None) -> None:
     server.faults.latency = args.latency
     if args.quota is not None:
         server.throttle.container_groups_quota = server.throttle.standard_cores_quota = args.quota
+    if args.groups_quota is not None:
+        server.throttle.container_groups_quota = args.groups_quota
+    if args.cores_quota is not None:
+        server.throttle.standard_cores_quota = args.cores_quota
+    if args.throttle_scale is not None:
+        server.throttle.scale = args.throttle_scale
     if args.unthrottled:
         server.throttle.enabled = False
     print(server.start(), flush=True)
     print(f"ca={server.ca_pem_path or ''}", flush=True)
+    throttle = server.throttle
+    print(
+        f"ACI emulator: subscription {server.subscription_id}, resource group {server.resource_group}, location "
+        f"{server.location}; Pending {server.timing.pending:g} s, Creating {server.timing.creating:g} s; quota "
+        f"{throttle.container_groups_quota} groups / {throttle.standard_cores_quota} cores; throttling "
+        f"{'on' if throttle.enabled else 'off'}. No real containers run. Ctrl-C stops it.",
+        file=sys.stderr,
+        flush=True,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class LocalHost:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     stores: dict[str, Any] = field(default_factory=dict)
+    launched: float | None = None  # time.monotonic() when `make start` began, for the ready line
 
     def index(self) -> list[FunctionSpec]:
         self.specs = load_app("function_app")
@@ -166,7 +168,8 @@ class LocalHost:
             await runner.setup()
             site = web.TCPSite(runner, self.bind, self.port)
             await site.start()
-            log.info("Host started: listening on http://%s:%d", self.bind, self.port)
+            took = f" in {time.monotonic() - self.launched:.1f} s" if self.launched is not None else ""
+            log.info("Host started%s: listening on http://%s:%d", took, self.bind, self.port)
             self.start_listeners()
             try:
                 while not self.stop.is_set():

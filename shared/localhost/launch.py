@@ -211,6 +211,7 @@ def prepare(root: Path, args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    launched = time.monotonic()
     args = _parser().parse_args(argv)
     root = Path.cwd()
     if not (root / "function_app.py").exists():
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise StartError("--host func: Azure Functions Core Tools (`func`) is not on PATH")
             _banner("Host", f"func start (Core Tools at {func})")
             return _spawn([func, "start", "--port", str(port)], env=dict(os.environ), log_path=None).wait()
-        return run_local_host(root, port=port, bind=args.bind, key=args.key)
+        return run_local_host(root, port=port, bind=args.bind, key=args.key, launched=launched)
     except StartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -239,13 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         stop_children()
 
 
-def run_local_host(root: Path, *, port: int, bind: str, key: str | None) -> int:
+def run_local_host(root: Path, *, port: int, bind: str, key: str | None, launched: float | None = None) -> int:
     from shared.localhost.host import LocalHost
     from shared.localhost.index import NotServable
     from shared.localhost.invoke import configure_console
 
     configure_console(os.environ.get("LOG_LEVEL") or "INFO")
-    host = LocalHost(root=root, port=port, bind=bind, key=key)
+    host = LocalHost(root=root, port=port, bind=bind, key=key, launched=launched)
     try:
         host.index()
         lines = host.describe()
