@@ -94,14 +94,91 @@ def test_attach_is_refused_with_the_reason(kubelet: Any) -> None:
     assert "attach is not available on Azure Container Instances" in json.loads(received[3])["message"]
 
 
+def spdy_session(kubelet: Any, path: str, kinds: list[str], send: dict[str, list[bytes]]) -> dict[str, bytes]:
+    """A minimal SPDY/3.1 remote-command client: upgrade, open `kinds` in order, send, read until GOAWAY."""
+    import socket
+    import struct
+
+    from shared.relay.kubelet.spdy import FLAG_FIN, GOAWAY, SYN_REPLY, SYN_STREAM, control_frame, data_frame
+
+    raw = socket.create_connection(("127.0.0.1", kubelet.server.ports["aci-connector-linux"]), timeout=20)
+    conn = _context(kubelet).wrap_socket(raw, server_hostname="127.0.0.1")
+    conn.sendall(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+    )
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        buffer += conn.recv(65536)
+    head, buffer = buffer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    assert b"X-Stream-Protocol-Version: v4.channel.k8s.io" in head
+    ids = {kind: 1 + 2 * index for index, kind in enumerate(kinds)}
+    for kind in kinds:  # header blocks are not read by the server: any bytes do
+        conn.sendall(control_frame(SYN_STREAM, struct.pack(">IIH", ids[kind], 0, 0) + b"headers"))
+    for kind, frames in send.items():
+        for index, data in enumerate(frames):
+            conn.sendall(data_frame(ids[kind], data, fin=index == len(frames) - 1 and kind == "stdin"))
+    received: dict[str, bytes] = {}
+    replies: list[int] = []
+    names = {v: k for k, v in ids.items()}
+    while True:
+        while len(buffer) < 8 or len(buffer) < 8 + int.from_bytes(buffer[5:8], "big"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                conn.close()
+                return received
+            buffer += chunk
+        length = int.from_bytes(buffer[5:8], "big")
+        first, flags, payload = int.from_bytes(buffer[:4], "big"), buffer[4], buffer[8 : 8 + length]
+        buffer = buffer[8 + length :]
+        if first & 0x80000000:
+            kind = first & 0xFFFF
+            if kind == SYN_REPLY:
+                replies.append(int.from_bytes(payload[:4], "big"))
+            if kind == GOAWAY:
+                assert sorted(replies) == sorted(ids.values()), "every stream was acknowledged"
+                conn.close()
+                return received
+        else:
+            name = names[first]
+            received[name] = received.get(name, b"") + payload
+            if flags & FLAG_FIN:
+                received[name + "-fin"] = b""
+
+
+def test_exec_over_spdy_as_translating_apiservers_send_it(kubelet: Any) -> None:
+    kubelet.run_pod()
+    out = spdy_session(
+        kubelet, "/exec/default/web/nginx?command=echo&command=hi&output=1&error=1", ["error", "stdout", "stderr"], {}
+    )
+    assert out["stdout"] == b"hi\n" and "stdout-fin" in out and "error-fin" in out
+    assert json.loads(out["error"])["status"] == "Success"
+    cat = spdy_session(
+        kubelet,
+        "/exec/default/web/nginx?command=cat&input=1&output=1&error=1",
+        ["error", "stdin", "stdout", "stderr"],
+        {"stdin": [b"hello\n", b"world\n"]},
+    )
+    assert cat["stdout"] == b"hello\nworld\n"
+    refused = spdy_session(
+        kubelet, "/exec/default/web/nginx?command=sh&command=-c&command=exit%203&output=1", ["error", "stdout"], {}
+    )
+    assert "argument 2" in json.loads(refused["error"])["message"]
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io"}, "SPDY"),
-        ({}, "expected a WebSocket upgrade"),
+        ({"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "v2.channel.k8s.io"}, "v4"),
+        ({}, "expected a WebSocket or SPDY/3.1 upgrade"),
     ],
 )
-def test_spdy_and_plain_requests_get_a_clear_400(kubelet: Any, headers: dict[str, str], expected: str) -> None:
+def test_unsupported_spdy_versions_and_plain_requests_get_a_clear_400(
+    kubelet: Any, headers: dict[str, str], expected: str
+) -> None:
     import requests
 
     kubelet.run_pod()

@@ -8,6 +8,7 @@ apiserver refuses to proxy `nodes/proxy` to loopback. TokenReview and SubjectAcc
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -46,7 +47,11 @@ class Cluster:
     workdir: Path
     kubeconfig: Path
 
-    def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, stdin: str | None = None, timeout: float = 60, spdy: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """kubectl as the admin; `spdy` turns its WebSocket remote command off (what old kubectl versions send)."""
+        env = {**os.environ, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"} if spdy else None
         return subprocess.run(
             ["kubectl", f"--kubeconfig={self.kubeconfig}", "--request-timeout=30s", *args],
             input=stdin,
@@ -54,6 +59,7 @@ class Cluster:
             text=True,
             timeout=timeout,
             check=False,
+            env=env,
         )
 
     def cert(self, user: str, group: str | None = None) -> tuple[str, str]:
@@ -202,6 +208,14 @@ def test_kubectl_exec_echo_stdin_and_refused_argv(ground: Cluster) -> None:
     refused = ground.kubectl("exec", "web", "--", "sh", "-c", "exit 3")
     assert refused.returncode != 0 and "argument 2 ('exit 3')" in refused.stderr
     assert ground.arm.exec.commands[-2:] == ["echo hi", "cat"], "the refused argv never reached ACI"
+
+
+def test_kubectl_exec_over_spdy(ground: Cluster) -> None:
+    ground.run_pod()
+    echo = ground.kubectl("exec", "web", "--", "echo", "hi", spdy=True)
+    assert (echo.returncode, echo.stdout) == (0, "hi\n"), echo.stderr
+    cat = ground.kubectl("exec", "-i", "web", "--", "cat", stdin="over spdy\n", spdy=True)
+    assert (cat.returncode, cat.stdout) == (0, "over spdy\n"), cat.stderr
 
 
 def test_stats_summary_through_the_node_proxy(ground: Cluster) -> None:

@@ -1,8 +1,10 @@
-"""/exec and /attach: the Kubernetes WebSocket remote-command protocols bridged to ACI's exec.
+"""/exec and /attach: the Kubernetes remote-command protocols bridged to ACI's exec.
 
-Client side (the apiserver passes kubectl's upgrade through): `v5.channel.k8s.io`,
-`v4.channel.k8s.io` or `channel.k8s.io`; binary frames whose first byte is the stream
-(0 stdin, 1 stdout, 2 stderr, 3 status, 4 terminal size; v5 adds 255 = close a stream).
+Client side: WebSockets (`v5.channel.k8s.io`, `v4.channel.k8s.io` or `channel.k8s.io`;
+binary frames whose first byte is the stream: 0 stdin, 1 stdout, 2 stderr, 3 status,
+4 terminal size; v5 adds 255 = close a stream), as apiservers pass kubectl's upgrade
+through, or SPDY/3.1 (shared.relay.kubelet.spdy), as apiservers that translate kubectl's
+WebSockets and older kubectl versions send it. Both reach the same session code here.
 ACI side: POST .../exec (an ARM write) gives a WebSocket URI and a password; the first
 message is the password, then terminal input goes up and terminal output comes down.
 
@@ -20,7 +22,6 @@ What ACI cannot do, said plainly rather than approximated:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -95,11 +96,7 @@ def status_frame(protocol: str, error: str | None, reason: str = "InternalError"
     """Channel 3: a metav1.Status (v4, v5), or the bare error text (channel.k8s.io, where success is silence)."""
     if protocol in ("", "channel.k8s.io"):
         return bytes([STATUS]) + (error or "").encode()
-    if error is None:
-        body: dict[str, Any] = {"metadata": {}, "status": "Success"}
-    else:
-        body = {"metadata": {}, "status": "Failure", "message": error, "reason": reason, "code": 500}
-    return bytes([STATUS]) + json.dumps(body).encode()
+    return bytes([STATUS]) + status_body(error, reason)
 
 
 class EchoFilter:
@@ -119,6 +116,63 @@ class EchoFilter:
         return text[index:]
 
 
+class WebSocketClient:
+    """The client side of a session over the WebSocket channel protocols (one byte of stream id per frame)."""
+
+    def __init__(self, ws: web.WebSocketResponse, protocol: str) -> None:
+        self.ws = ws
+        self.protocol = protocol
+
+    async def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """("stdin", bytes), ("stdin-closed", None) or ("resize", (rows, cols)); None when the client is gone."""
+        while True:
+            message = await self.ws.receive(timeout=timeout)
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return None
+            if message.type != WSMsgType.BINARY or not message.data:
+                continue
+            channel, payload = message.data[0], message.data[1:]
+            if channel == STDIN and payload:
+                return "stdin", payload
+            if channel == CLOSE and payload[:1] == bytes([STDIN]):
+                return "stdin-closed", None
+            if channel == RESIZE:
+                size = parse_size(payload)
+                if size is not None:
+                    return "resize", size
+
+    async def stdout(self, data: bytes) -> None:
+        await self.ws.send_bytes(bytes([STDOUT]) + data)
+
+    async def status(self, error: str | None, reason: str = "InternalError") -> None:
+        await self.ws.send_bytes(status_frame(self.protocol, error, reason))
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def parse_size(payload: bytes) -> tuple[int, int] | None:
+    """A TerminalSize message `{"Width", "Height"}` as (rows, cols)."""
+    try:
+        size = json.loads(payload)
+        return int(size["Height"]) or 24, int(size["Width"]) or 80
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def status_body(error: str | None, reason: str = "InternalError") -> bytes:
+    """A metav1.Status as the v4+ protocols carry it on the error stream."""
+    if error is None:
+        return json.dumps({"metadata": {}, "status": "Success"}).encode()
+    return json.dumps({"metadata": {}, "status": "Failure", "message": error, "reason": reason, "code": 500}).encode()
+
+
+ATTACH_UNSUPPORTED = (
+    "attach is not available on Azure Container Instances: ACI cannot connect to a container's main process; "
+    "use kubectl logs -f, or kubectl exec"
+)
+
+
 class ExecBridge:
     def __init__(self, node: str, kube: KubeClient, aci: AciClient) -> None:
         self.node = node
@@ -126,15 +180,17 @@ class ExecBridge:
         self.aci = aci
 
     async def handle(self, request: web.Request, *, attach: bool = False) -> web.StreamResponse:
-        if "spdy" in request.headers.get("Upgrade", "").lower():
-            raise text_error(
-                400,
-                "SPDY is not supported by this kubelet (Azure Container Instances virtual node): it speaks the "
-                f"WebSocket remote-command protocols {', '.join(PROTOCOLS)}; use kubectl 1.30 or newer, through an "
-                "apiserver that passes WebSocket upgrades to kubelets",
+        upgrade = request.headers.get("Upgrade", "").lower()
+        if upgrade.startswith("spdy/"):
+            from shared.relay.kubelet.spdy import accept_spdy
+
+            info = request.match_info
+            target = await resolve(
+                self.kube, self.node, info["namespace"], info["pod"], info["container"], uid=info.get("uid")
             )
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise text_error(400, f"expected a WebSocket upgrade ({', '.join(PROTOCOLS)})")
+            return await accept_spdy(request, stream_options(request.query), self._session(target, attach))
+        if upgrade != "websocket":
+            raise text_error(400, f"expected a WebSocket or SPDY/3.1 upgrade ({', '.join(PROTOCOLS)})")
         protocol = choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""))
         if protocol is None:
             raise text_error(400, f"none of the offered subprotocols is supported; supported: {', '.join(PROTOCOLS)}")
@@ -142,105 +198,90 @@ class ExecBridge:
         target = await resolve(
             self.kube, self.node, info["namespace"], info["pod"], info["container"], uid=info.get("uid")
         )
-        options = stream_options(request.query)
         ws = web.WebSocketResponse(protocols=[protocol] if protocol else (), max_msg_size=0)
         await ws.prepare(request)
+        client = WebSocketClient(ws, protocol)
         try:
+            await self._session(target, attach)(client, stream_options(request.query))
+        finally:
+            await client.close()
+        return ws
+
+    def _session(self, target: Target, attach: bool) -> Any:
+        async def session(client: Any, options: StreamOptions) -> None:
             if attach:
-                await self._fail(
-                    ws,
-                    protocol,
-                    "attach is not available on Azure Container Instances: ACI cannot "
-                    "connect to a container's main process; use kubectl logs -f, or kubectl exec",
-                )
-                return ws
+                await client.status(ATTACH_UNSUPPORTED, "BadRequest")
+                return
             try:
                 command = aci_command(options.command)
             except ValueError as error:
-                await self._fail(ws, protocol, str(error), "BadRequest")
-                return ws
-            await self._run(ws, protocol, options, target=target, command=command)
-        finally:
-            await ws.close()
-        return ws
+                await client.status(str(error), "BadRequest")
+                return
+            await self._run(client, options, target=target, command=command)
 
-    async def _fail(self, ws: web.WebSocketResponse, protocol: str, message: str, reason: str = "BadRequest") -> None:
-        await ws.send_bytes(status_frame(protocol, message, reason))
+        return session
 
-    async def _first_size(
-        self, ws: web.WebSocketResponse, options: StreamOptions, early: list[bytes]
-    ) -> tuple[int, int]:
-        """(rows, cols): the client's first resize message, waited for briefly on -t sessions; stdin is kept."""
+    async def _first_size(self, client: Any, options: StreamOptions, early: list[tuple[str, Any]]) -> tuple[int, int]:
+        """(rows, cols): the client's first resize, waited for briefly on -t sessions; other input is kept."""
         if not options.tty:
             return 24, 80
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESIZE_WAIT
         while (left := deadline - loop.time()) > 0:
             try:
-                message = await ws.receive(timeout=left)
+                event = await client.next_event(timeout=left)
             except TimeoutError:
                 break
-            if message.type != WSMsgType.BINARY or not message.data:
+            if event is None:
                 break
-            if message.data[0] == RESIZE:
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    size = json.loads(message.data[1:])
-                    return int(size["Height"]) or 24, int(size["Width"]) or 80
-            else:
-                early.append(message.data)
+            if event[0] == "resize":
+                return event[1]
+            early.append(event)
         return 24, 80
 
-    async def _run(
-        self, ws: web.WebSocketResponse, protocol: str, options: StreamOptions, *, target: Target, command: str
-    ) -> None:
-        early: list[bytes] = []
-        rows, cols = await self._first_size(ws, options, early)
+    async def _run(self, client: Any, options: StreamOptions, *, target: Target, command: str) -> None:
+        early: list[tuple[str, Any]] = []
+        rows, cols = await self._first_size(client, options, early)
         try:
             session = await asyncio.to_thread(
                 self.aci.exec_command, target.group, target.container, command, rows, cols
             )
         except ConnectorError as error:
-            await self._fail(ws, protocol, f"ACI exec failed: {error}", "InternalError")
+            await client.status(f"ACI exec failed: {error}", "InternalError")
             return
         verify = self.aci.connection_verify
         context = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else None
         async with (
-            aiohttp.ClientSession() as client,
-            client.ws_connect(
+            aiohttp.ClientSession() as http,
+            http.ws_connect(
                 session["webSocketUri"], ssl=context if context is not None else verify is not False, max_msg_size=0
             ) as aci,
         ):
             await aci.send_str(session["password"])
             echo = EchoFilter() if not options.tty else None
-            upward = asyncio.ensure_future(self._up(ws, aci, early, echo))
-            error = await self._down(ws, aci, options, echo)
+            upward = asyncio.ensure_future(self._up(client, aci, early, echo))
+            error = await self._down(client, aci, options, echo)
             upward.cancel()
-        await ws.send_bytes(status_frame(protocol, error))
+        await client.status(error)
 
-    async def _up(self, ws: web.WebSocketResponse, aci: Any, early: list[bytes], echo: EchoFilter | None) -> None:
-        """Client -> ACI: stdin as terminal input; close of stdin (v5) as Ctrl-D; resizes ignored after the start."""
+    async def _up(self, client: Any, aci: Any, early: list[tuple[str, Any]], echo: EchoFilter | None) -> None:
+        """Client -> ACI: stdin as terminal input; end of stdin as Ctrl-D; resizes ignored after the start."""
 
-        async def send(text: str) -> None:
-            if echo is not None:
-                echo.sent(text)
-            await aci.send_str(text)
+        async def forward(event: tuple[str, Any]) -> None:
+            kind, payload = event
+            text = payload.decode(errors="replace") if kind == "stdin" else "\x04" if kind == "stdin-closed" else ""
+            if text:
+                if echo is not None:
+                    echo.sent(text)
+                await aci.send_str(text)
 
-        for data in early:
-            if data[0] == STDIN:
-                await send(data[1:].decode(errors="replace"))
-        async for message in ws:
-            if message.type != WSMsgType.BINARY or not message.data:
-                continue
-            channel, payload = message.data[0], message.data[1:]
-            if channel == STDIN and payload:
-                await send(payload.decode(errors="replace"))
-            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
-                await send("\x04")
+        for event in early:
+            await forward(event)
+        while (event := await client.next_event()) is not None:
+            await forward(event)
         await aci.close()
 
-    async def _down(
-        self, ws: web.WebSocketResponse, aci: Any, options: StreamOptions, echo: EchoFilter | None
-    ) -> str | None:
+    async def _down(self, client: Any, aci: Any, options: StreamOptions, echo: EchoFilter | None) -> str | None:
         """ACI -> client until ACI closes; the error to report, None for a normal end."""
         async for message in aci:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -248,7 +289,7 @@ class ExecBridge:
                 if echo is not None:
                     text = echo.output(text).replace("\r\n", "\n")
                 if text and options.stdout:
-                    await ws.send_bytes(bytes([STDOUT]) + text.encode())
+                    await client.stdout(text.encode())
             elif message.type == WSMsgType.ERROR:
                 return f"the ACI exec session failed: {aci.exception()}"
         code = aci.close_code
