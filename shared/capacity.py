@@ -337,40 +337,47 @@ _PROM_HELP = {
 }
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float | int) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
 def to_prometheus(report: Mapping[str, Any]) -> str:
-    """The same report in Prometheus text exposition format 0.0.4 (gauges, one family per section)."""
-    lines: list[str] = []
+    """The same report in Prometheus text exposition format 0.0.4 (gauges, one family per section).
+
+    prometheus_client does the escaping and number formatting; it is imported here, on the first
+    `?format=prometheus` request, so JSON callers and cold start never pay for it.
+    """
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+
+    families: list[GaugeMetricFamily] = []
     for section, text in _PROM_HELP.items():
-        family = f"aci_connector_node_{section}"
-        samples = [
-            f'{family}{{node="{_label(node["name"])}",os="{node["os"]}",resource="{name}",unit="{_PROM_UNITS[name]}"}} '
-            f"{_number(value)}"
-            for node in report["nodes"]
-            if node[section] is not None
-            for name, value in node[section]["numbers"].items()
-        ]
-        if samples:
-            lines += [f"# HELP {family} {text}", f"# TYPE {family} gauge", *samples]
+        family = GaugeMetricFamily(f"aci_connector_node_{section}", text, labels=["node", "os", "resource", "unit"])
+        for node in report["nodes"]:
+            if node[section] is None:
+                continue
+            for name, value in node[section]["numbers"].items():
+                family.add_metric([node["name"], node["os"], name, _PROM_UNITS[name]], float(value))
+        if family.samples:
+            families.append(family)
     quota = report["quota"]
-    region = _label(str(quota.get("region") or ""))
+    region = str(quota.get("region") or "")
     quotas = (("standardCores", "StandardCores"), ("containerGroups", "ContainerGroups"))
     present = [(key, name) for key, name in quotas if key in quota]
     for kind in ("used", "limit") if present else ():
-        family = f"aci_connector_aci_quota_{kind}"
-        lines += [f"# HELP {family} ACI regional quota {kind} (ARM usages).", f"# TYPE {family} gauge"]
-        lines += [f'{family}{{region="{region}",quota="{name}"}} {_number(quota[key][kind])}' for key, name in present]
+        family = GaugeMetricFamily(
+            f"aci_connector_aci_quota_{kind}", f"ACI regional quota {kind} (ARM usages).", labels=["region", "quota"]
+        )
+        for key, name in present:
+            family.add_metric([region, name], float(quota[key][kind]))
+        families.append(family)
     if quota.get("ageSeconds") is not None:
-        lines += [
-            "# HELP aci_connector_aci_quota_age_seconds Age of the cached ARM usage reading.",
-            "# TYPE aci_connector_aci_quota_age_seconds gauge",
-            f'aci_connector_aci_quota_age_seconds{{region="{region}"}} {_number(float(quota["ageSeconds"]))}',
-        ]
-    return "\n".join(lines) + "\n"
+        family = GaugeMetricFamily(
+            "aci_connector_aci_quota_age_seconds", "Age of the cached ARM usage reading.", labels=["region"]
+        )
+        family.add_metric([region], float(quota["ageSeconds"]))
+        families.append(family)
+
+    class _Report:
+        def collect(self) -> list[GaugeMetricFamily]:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Report())
+    return generate_latest(registry).decode("utf-8")

@@ -54,3 +54,19 @@ class RetryableError(ConnectorError):
 
 class ThrottledError(RetryableError):
     """ARM answered 429 or an ACI quota is exhausted: wait, do not count it as a failure."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None when absent or unreadable.
+
+    The one parser for ARM, Kubernetes and registries: azure-core's, the one the ARM SDK's own retries use,
+    imported on first use so that importing this module stays free.
+    """
+    if value is None or not str(value).strip():
+        return None
+    from azure.core.pipeline.policies import RetryPolicy
+
+    try:
+        return max(0.0, float(RetryPolicy.parse_retry_after(RetryPolicy(), str(value).strip())))
+    except (ValueError, TypeError, OverflowError):
+        return None

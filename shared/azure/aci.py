@@ -20,14 +20,20 @@ use so importing this module costs nothing at cold start.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import ConfigError, ConnectorError, PermanentError, RetryableError, ThrottledError
+from shared.errors import (
+    ConfigError,
+    ConnectorError,
+    PermanentError,
+    RetryableError,
+    ThrottledError,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -70,22 +76,6 @@ class ArmRejected(PermanentError):
         self.status = status
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
 def _error_body(response: Any) -> tuple[str, str]:
     """ARM's `{"error": {"code", "message"}}`, tolerating empty or non-JSON bodies from gateways."""
     try:
@@ -124,7 +114,7 @@ def map_azure_error(error: Exception) -> ConnectorError:
         return error
     if isinstance(error, HttpResponseError) and error.response is not None and error.status_code is not None:
         code, message = _error_body(error.response)
-        retry_after = parse_retry_after(error.response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(error.response.headers.get("Retry-After"))
         return classify_http_error(error.status_code, code, message or str(error.message or ""), retry_after)
     if isinstance(error, ClientAuthenticationError):
         from azure.identity import CredentialUnavailableError
@@ -146,7 +136,7 @@ def _retry_policy(retries: int) -> Any:
             status = response.http_response.status_code
             if status == 429 or status not in (408, 500, 502, 503, 504):
                 return False
-            wait = parse_retry_after(response.http_response.headers.get("Retry-After"))
+            wait = retry_after_seconds(response.http_response.headers.get("Retry-After"))
             if wait is not None and wait > MAX_INLINE_RETRY_AFTER:
                 return False
             return bool(super().is_retry(settings, response))
@@ -385,7 +375,6 @@ class EmulatorToken:
     """The bearer token the ACI emulator accepts (it checks presence, like a front door, not a signature)."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        import time
 
         from azure.core.credentials import AccessToken
 

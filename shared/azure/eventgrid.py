@@ -1,7 +1,8 @@
 """Pod lifecycle CloudEvents out to an Event Grid topic, without ever slowing or failing pod processing.
 
 `publish_pod_transition` only builds a small dict and puts it on a bounded in-memory queue
-(microseconds); a daemon thread sends batches with azure-eventgrid's EventGridPublisherClient,
+(microseconds); a daemon thread sends batches as azure-core CloudEvents with azure-eventgrid's public
+EventGridPublisherClient,
 with short timeouts and no retries. A slow, failing or unreachable topic costs dropped events
 (counted and logged), never a slow worker: these events are notifications for others, the
 pod's truth stays in Kubernetes. Events still queued when the process ends are lost; the
@@ -108,6 +109,45 @@ def build_event(
     }
 
 
+_TRANSPORT_OPTIONS = ("connection_verify", "connection_timeout", "read_timeout", "retry_total")
+
+
+class _TransportOptionNotice(logging.Filter):
+    """Drops the event model's "X is not a known attribute" notice for our four per-call transport options.
+
+    azure-eventgrid's basic-topic send hands per-call keyword options to both the HTTP pipeline (which uses
+    them) and each event's wire model (which ignores them with a warning per event and option). Only those
+    notices are dropped; any other attribute warning still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            "is not a known attribute" in str(record.msg) and record.args and record.args[0] in _TRANSPORT_OPTIONS
+        )
+
+
+def _quiet_transport_options_in_event_model() -> None:
+    model_logger = logging.getLogger("azure.eventgrid._legacy._generated._serialization")
+    if not any(isinstance(f, _TransportOptionNotice) for f in model_logger.filters):
+        model_logger.addFilter(_TransportOptionNotice())
+
+
+def as_cloud_event(event: Mapping[str, Any]) -> Any:
+    """The event dict as azure-core's CloudEvent, the model azure-eventgrid publishes (CloudEvents 1.0)."""
+    from azure.core.messaging import CloudEvent
+
+    return CloudEvent(
+        source=event["source"],
+        type=event["type"],
+        data=event.get("data"),
+        subject=event.get("subject"),
+        id=event["id"],
+        time=datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+        datacontenttype=event.get("datacontenttype"),
+        specversion=event.get("specversion", "1.0"),
+    )
+
+
 class EventPublisher:
     """A bounded queue drained by one daemon thread that sends batches to the topic."""
 
@@ -180,14 +220,9 @@ class EventPublisher:
                 self._thread.start()
 
     def _make_client(self) -> Any:
-        """The SDK client, built on the publisher thread so its import never delays a caller.
-
-        azure-eventgrid 4.2x's public EventGridPublisherClient builds its basic-topic client
-        without passing transport options on, so timeouts and connection_verify could only be
-        given per call, where they also reach the event model (a warning per event). The class it
-        wraps for basic topics takes them at construction; that is the one used here.
-        """
-        from azure.eventgrid._legacy import EventGridPublisherClient
+        """The SDK client (azure-eventgrid's public EventGridPublisherClient), built on the publisher thread so
+        its import never delays a caller. Transport options go with each send (see `_send_options`)."""
+        from azure.eventgrid import EventGridPublisherClient
 
         if self._key:
             from azure.core.credentials import AzureKeyCredential
@@ -199,14 +234,21 @@ class EventPublisher:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-        return EventGridPublisherClient(
-            self.endpoint,
-            credential,
-            connection_verify=self._verify,
-            connection_timeout=self._timeouts[0],
-            read_timeout=self._timeouts[1],
-            retry_total=0,
-        )
+        _quiet_transport_options_in_event_model()
+        return EventGridPublisherClient(self.endpoint, credential)
+
+    def _send_options(self) -> dict[str, Any]:
+        """Per-call azure-core options: short timeouts, no retries, the topic's CA.
+
+        For basic topics azure-eventgrid 4.2x's public client does not pass constructor options on to its
+        pipeline, so they are given per call, which azure-core honours for every request.
+        """
+        return {
+            "connection_verify": self._verify,
+            "connection_timeout": self._timeouts[0],
+            "read_timeout": self._timeouts[1],
+            "retry_total": 0,
+        }
 
     def _run(self) -> None:
         client: Any = None
@@ -220,7 +262,7 @@ class EventPublisher:
             try:
                 if client is None:
                     client = self._client_factory()
-                client.send(batch)
+                client.send([as_cloud_event(event) for event in batch], **self._send_options())
                 self.counts["published"] += len(batch)
             except Exception as error:  # a topic problem must never escape into pod processing
                 self.counts["failed"] += len(batch)

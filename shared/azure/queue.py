@@ -23,8 +23,6 @@ from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, Settings, get_set
 from shared.errors import ConfigError
 from shared.messages import SAFE_MESSAGE_BYTES, utc_now_text, wire_bytes
 
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 MAX_VISIBILITY_DELAY = 7 * 24 * 3600
 """Storage refuses a visibility timeout beyond seven days."""
 FAIL_FAST: dict[str, Any] = {
@@ -41,21 +39,6 @@ TOMBSTONE_SECONDS = 24 * 3600
 """How long a standalone delete outranks older upserts: longer than any re-queue delay (throttling caps at 15 min)."""
 MAX_REASON_CHARS = 1024
 MAX_FIELD_CHARS = 256
-
-
-def azurite_connection_string(queue_endpoint: str = "http://127.0.0.1:10001/devstoreaccount1") -> str:
-    """The well-known Azurite account, for `UseDevelopmentStorage=true` and for tests on a free port."""
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"QueueEndpoint={queue_endpoint};"
-    )
-
-
-def expand_connection_string(connection: str) -> str:
-    """Resolve the `UseDevelopmentStorage=true` shorthand, which the queue SDK does not understand."""
-    if connection.strip().rstrip(";").lower() == "usedevelopmentstorage=true":
-        return azurite_connection_string()
-    return connection
 
 
 def environment_proxies(url: str) -> dict[str, str] | None:
@@ -87,12 +70,11 @@ class QueueStore:
         """`client_options` go to the SDK client (retry and timeout knobs: see FAIL_FAST)."""
         from azure.storage.queue import QueueServiceClient
 
-        self._connection_string = expand_connection_string(connection_string) if connection_string else None
+        # The SDK resolves `UseDevelopmentStorage=true` to Azurite's well-known account itself.
+        self._connection_string = connection_string
         self._queue_service_uri = queue_service_uri
         if connection_string:
-            self._service = QueueServiceClient.from_connection_string(
-                expand_connection_string(connection_string), **client_options
-            )
+            self._service = QueueServiceClient.from_connection_string(connection_string, **client_options)
         elif queue_service_uri:
             from azure.identity import DefaultAzureCredential
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.config import Settings, get_settings
-from shared.errors import ConfigError, ConnectorError, RetryableError
+from shared.errors import ConfigError, ConnectorError, RetryableError, retry_after_seconds
 
 POOL_SIZE = 64
 """Connections kept to the API server: up to 32 invocations run at once in one worker process."""
@@ -58,12 +58,7 @@ def _error_from(status: int, body: bytes | str | None, headers: Any = None) -> E
     reason = payload.get("reason") or ""
     message = payload.get("message") or (body.decode(errors="replace") if isinstance(body, bytes) else str(body))
     if status == 429 or status >= 500:
-        retry_after = None
-        if headers is not None and headers.get("Retry-After"):
-            try:
-                retry_after = float(headers.get("Retry-After"))
-            except ValueError:
-                retry_after = None
+        retry_after = retry_after_seconds(headers.get("Retry-After")) if headers is not None else None
         return KubeUnavailable(f"Kubernetes API {status} {reason}: {message}", retry_after=retry_after)
     cls = {404: NotFound, 409: Conflict, 410: Expired}.get(status, KubeApiError)
     return cls(status, reason, message)

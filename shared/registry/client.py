@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import PermanentError, RetryableError, ThrottledError
+from shared.errors import PermanentError, RetryableError, ThrottledError, retry_after_seconds
 from shared.registry.reference import ImageRef
 
 log = logging.getLogger("aci_connector.registry")
@@ -203,8 +203,4 @@ def _registry_errors(response: Any) -> str:
 
 
 def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))

@@ -1,8 +1,10 @@
 """Jittered exponential backoff for reconnects and send retries.
 
-"Full jitter" (a random delay between half and all of the exponential step)
-keeps several relays, or several sender threads, from retrying in lockstep
-against an apiserver or Storage account that is just coming back.
+"Equal jitter" (half the exponential step, plus a random part of the other half) keeps
+several relays, or several sender threads, from retrying in lockstep against an apiserver
+or Storage account that is just coming back, while never retrying sooner than half the
+step: full jitter (anywhere in [0, step]) would sometimes hot-loop against a server that
+is down.
 """
 
 from __future__ import annotations

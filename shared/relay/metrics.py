@@ -1,13 +1,16 @@
 """The relay's counters and gauges, rendered as Prometheus text for /metrics.
 
-A dozen numbers do not justify a client library: a lock-guarded dict and the
-text exposition format (version 0.0.4) are all a scraper needs.
+Counting is a lock-guarded dict (cheap on the hot path, readable by tests); the exposition format is
+prometheus_client's, so escaping, float formatting and content type are the library's, not ours.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 PREFIX = "aci_relay_"
 
@@ -62,15 +65,17 @@ class Metrics:
             values[name] = float(read())
         return values
 
-    def render(self) -> str:
-        """Prometheus text exposition: HELP, TYPE and the value of every declared metric."""
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client's collector protocol: every declared metric with its value now."""
         values = self.snapshot()
-        lines: list[str] = []
         for name, doc in COUNTERS.items():
-            lines += [f"# HELP {PREFIX}{name}_total {doc}", f"# TYPE {PREFIX}{name}_total counter"]
-            lines.append(f"{PREFIX}{name}_total {values[name]:g}")
+            yield CounterMetricFamily(f"{PREFIX}{name}", doc, value=values[name])
         for name, doc in GAUGES.items():
             if name in values:
-                lines += [f"# HELP {PREFIX}{name} {doc}", f"# TYPE {PREFIX}{name} gauge"]
-                lines.append(f"{PREFIX}{name} {values[name]:g}")
-        return "\n".join(lines) + "\n"
+                yield GaugeMetricFamily(f"{PREFIX}{name}", doc, value=values[name])
+
+    def render(self) -> str:
+        """Prometheus text exposition (0.0.4) of every declared metric."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry).decode("utf-8")

@@ -19,6 +19,8 @@ ANNOTATION_IDENTITY = "microsoft.containerinstance.virtualnode.identity"
 ANNOTATION_SUBNET = "microsoft.containerinstance.virtualnode.subnets.primary"
 ANNOTATION_INJECT_DNS = "microsoft.containerinstance.virtualnode.injectdns"
 ANNOTATION_ZONES = "microsoft.containerinstance.virtualnode.zones"
+AVAILABILITY_ZONES = ("1", "2", "3")
+"""Azure availability zone names within a region (logical zones)."""
 ANNOTATION_CUSTOM_TAGS = "microsoft.containerinstance.virtualnode.customtags"
 ANNOTATION_CMK_VAULT = "microsoft.containerinstance.virtualnode.cmk.vaultbaseurl"
 ANNOTATION_CMK_KEY = "microsoft.containerinstance.virtualnode.cmk.keyname"
@@ -162,9 +164,13 @@ def _encryption(annotations: dict[str, Any], properties: dict[str, Any]) -> None
 
 
 def _zones(annotations: dict[str, Any]) -> list[str]:
-    zones = [zone.strip() for zone in str(annotations.get(ANNOTATION_ZONES) or "").split(";") if zone.strip()]
+    """azure-aci's annotation: zones separated by ';' (',' is read as a separator too, never as part of one)."""
+    raw = str(annotations.get(ANNOTATION_ZONES) or "")
+    zones = [zone.strip() for zone in raw.replace(",", ";").split(";") if zone.strip()]
     if len(zones) > 1:
-        reject(_annotation_path(ANNOTATION_ZONES), "ACI places a group in a single zone")
+        reject(_annotation_path(ANNOTATION_ZONES), f"ACI places a group in one zone, got {len(zones)}: {raw[:40]!r}")
+    if zones and zones[0] not in AVAILABILITY_ZONES:
+        reject(_annotation_path(ANNOTATION_ZONES), f"an availability zone is 1, 2 or 3, got {zones[0][:20]!r}")
     return zones
 
 

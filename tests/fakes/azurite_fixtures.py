@@ -20,12 +20,25 @@ from pathlib import Path
 
 import pytest
 
-from shared.azure.queue import QueueStore, azurite_connection_string, set_queue_store
+from shared.azure.queue import QueueStore, set_queue_store
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE
 from tests.fakes.processes import track, untrack
 
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"successfully listens on (http://127\.0\.0\.1:(\d+))")
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+"""Azurite's published development account; `UseDevelopmentStorage=true` means it on the default ports."""
+
+
+def azurite_connection_string(queue_endpoint: str) -> str:
+    """The development account on an Azurite at another port (tests start it on a free one)."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint={queue_endpoint};"
+    )
 
 
 def azurite_binary() -> str:

@@ -16,7 +16,6 @@ from shared.azure.aci import (
     ArmRejected,
     classify_http_error,
     get_aci_client,
-    parse_retry_after,
     set_aci_client,
 )
 from shared.config import load_settings
@@ -184,6 +183,8 @@ def test_classify_http_error(status: int, code: str, kind: type) -> None:
 
 
 def test_parse_retry_after() -> None:
+    from shared.errors import retry_after_seconds as parse_retry_after
+
     assert parse_retry_after("17") == 17
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None

@@ -105,7 +105,7 @@ def test_prometheus_format(kube_api, cluster_service):
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.get_body().decode()
     assert 'aci_connector_node_requested{node="aci-connector-linux",os="linux",resource="cpu",unit="cores"} 1.5' in text
-    assert 'aci_connector_aci_quota_limit{region="westus",quota="StandardCores"} 100' in text
+    assert 'aci_connector_aci_quota_limit{quota="StandardCores",region="westus"} 100.0' in text
 
 
 def test_many_calls_cost_one_arm_read_and_cached_answers_are_fast(kube_api, arm, cluster_service):

@@ -83,7 +83,7 @@ def _free_port() -> int:
 
 
 def _unreachable(port: int) -> str:
-    from shared.azure.queue import azurite_connection_string
+    from tests.fakes.azurite_fixtures import azurite_connection_string
 
     return azurite_connection_string(f"http://127.0.0.1:{port}/devstoreaccount1")
 

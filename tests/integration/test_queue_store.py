@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from shared.azure.queue import expand_connection_string
+from shared.azure.queue import QueueStore
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE
 from shared.messages import SAFE_MESSAGE_BYTES, Message, PodRef, parse_message
 
@@ -47,7 +47,8 @@ def test_dead_letter_of_huge_original_is_trimmed_to_fit(queue_store):
     assert len(parked.text.encode()) <= SAFE_MESSAGE_BYTES
 
 
-def test_development_storage_shorthand_is_expanded():
-    expanded = expand_connection_string("UseDevelopmentStorage=true")
-    assert "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1" in expanded
-    assert expand_connection_string("AccountName=a;AccountKey=b") == "AccountName=a;AccountKey=b"
+def test_development_storage_shorthand_targets_azurite_on_its_default_port():
+    """`UseDevelopmentStorage=true` (local.settings.json's default) is resolved by the Storage SDK itself."""
+    store = QueueStore("UseDevelopmentStorage=true")
+    assert store.endpoint.rstrip("/") == "http://127.0.0.1:10001/devstoreaccount1"
+    assert store.async_client("pod-events").url == "http://127.0.0.1:10001/devstoreaccount1/pod-events"

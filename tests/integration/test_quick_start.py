@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.azure.queue import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.fakes.azurite_fixtures import AZURITE_ACCOUNT, AZURITE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = (

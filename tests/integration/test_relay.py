@@ -192,8 +192,8 @@ def test_health_endpoints_and_metrics(kube_api, queue_store, relay_factory):
     wait_for(lambda: relay.metrics.get("messages_sent") == 1)
     status, text = http_get(port, "/metrics")
     assert status == 200
-    assert "aci_relay_messages_sent_total 1\n" in text
-    assert "aci_relay_events_seen_total 1\n" in text
+    assert "aci_relay_messages_sent_total 1.0\n" in text
+    assert "aci_relay_events_seen_total 1.0\n" in text
     for name in ("relists_total", "send_retries_total", "dropped_total", "buffer_size", "lag_seconds", "storage_up"):
         assert f"# TYPE aci_relay_{name} " in text
     assert http_get(port, "/nope")[0] == 404

@@ -92,7 +92,7 @@ def test_sigterm_flushes_held_messages(kube_api, azurite, queue_store):
         assert summary(drain(queue_store, 1, settle=0.0)) == [("upsert", "held")]
         kube_api.patch("pods", "default", "held", {"spec": {"activeDeadlineSeconds": 30}})
         latest = kube_api.get("pods", "default", "held")["metadata"]["resourceVersion"]
-        wait_for(lambda: "aci_relay_events_seen_total 2\n" in http_get(port, "/metrics")[1], timeout=5)
+        wait_for(lambda: "aci_relay_events_seen_total 2.0\n" in http_get(port, "/metrics")[1], timeout=5)
         # the trailing message is now held for the 10 s window: only the shutdown flush can send it
         assert drain(queue_store, 0, timeout=0.5, settle=0.3) == []
         process.send_signal(signal.SIGTERM)

@@ -236,7 +236,7 @@ def test_prometheus_exposition_is_well_formed_and_grouped_by_family():
         values['aci_connector_node_requested{node="aci-connector-linux",os="linux",resource="cpu",unit="cores"}'] == 1
     )
     assert not any('node="aci-connector-windows"' in k and "requested" in k for k in values)
-    assert values['aci_connector_aci_quota_limit{region="westus",quota="ContainerGroups"}'] == 100
+    assert values['aci_connector_aci_quota_limit{quota="ContainerGroups",region="westus"}'] == 100
     assert values['aci_connector_aci_quota_age_seconds{region="westus"}'] == 1.5
 
 

@@ -210,8 +210,8 @@ def test_metrics_render_prometheus_text():
     metrics.inc("relists", 2)
     metrics.gauge("buffer_size", lambda: 7)
     text = metrics.render()
-    assert "# TYPE aci_relay_relists_total counter\naci_relay_relists_total 2\n" in text
-    assert "# TYPE aci_relay_buffer_size gauge\naci_relay_buffer_size 7\n" in text
+    assert "# TYPE aci_relay_relists_total counter\naci_relay_relists_total 2.0\n" in text
+    assert "# TYPE aci_relay_buffer_size gauge\naci_relay_buffer_size 7.0\n" in text
     with pytest.raises(KeyError):
         metrics.inc("no_such_counter")
 
@@ -240,3 +240,13 @@ def test_relay_help_prints_usage_and_starts_nothing():
     assert result.stdout.startswith("usage: python -m shared.relay")
     assert "KUBE_IN_CLUSTER" in result.stdout
     assert "relay cannot start" not in result.stderr
+
+
+def test_metrics_keep_every_digit_of_large_counts():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = Metrics()
+    metrics.inc("messages_sent", 1_234_567)
+    families = {family.name: family for family in text_string_to_metric_families(metrics.render())}
+    (sample,) = families["aci_relay_messages_sent"].samples
+    assert sample.value == 1_234_567

@@ -820,3 +820,17 @@ def test_module_imports_no_sdk():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("value", ["1,2", "1;2", " 1 ; 3 ", "zone-a", "4"])
+def test_zones_annotation_takes_one_azure_zone(value: str):
+    pod = pod_with()
+    pod["metadata"]["annotations"] = {"microsoft.containerinstance.virtualnode.zones": value}
+    with pytest.raises(UnsupportedPodSpec, match=r"microsoft\.containerinstance\.virtualnode\.zones"):
+        pod_to_container_group(pod)
+
+
+def test_zones_annotation_accepts_a_single_zone_with_a_trailing_separator():
+    pod = pod_with()
+    pod["metadata"]["annotations"] = {"microsoft.containerinstance.virtualnode.zones": "3;"}
+    assert pod_to_container_group(pod)["zones"] == ["3"]
