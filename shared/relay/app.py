@@ -144,6 +144,11 @@ class Relay:
             return {node: Claim(kubelet.address, port, holder, since) for node, port in self.kubelet.ports.items()}
 
         self.advertiser = Advertiser(kube, claims, stop=self._stop)
+        server = self.kubelet
+        self.metrics.gauge("kubelet_arm_reads", lambda: server.budget.spent)
+        self.metrics.gauge("kubelet_metrics_calls", lambda: server.metrics.calls)
+        self.metrics.gauge("kubelet_reviews", lambda: sum(server.gate.reviews.values()))
+        self.metrics.gauge("kubelet_follows", lambda: sum(s.following for s in server.log_sources.values()))
 
     def _accept(self, key: Hashable, message: Message) -> None:
         if not self._stop.is_set():

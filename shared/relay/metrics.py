@@ -32,6 +32,10 @@ GAUGES: dict[str, str] = {
     "lag_seconds": "Age of the oldest message not yet sent (0 when everything is sent).",
     "storage_up": "1 when the last queue write succeeded, 0 while Storage is failing.",
     "watches_synced": "Node watches that have listed and are streaming.",
+    "kubelet_arm_reads": "ARM reads the kubelet API spent since start (container logs and follow polls).",
+    "kubelet_metrics_calls": "Azure Monitor batch metrics calls the kubelet API made since start.",
+    "kubelet_reviews": "TokenReviews and SubjectAccessReviews the kubelet API sent since start (after its caches).",
+    "kubelet_follows": "kubectl logs -f streams open now.",
 }
 
 

@@ -25,11 +25,15 @@ def test_summary_sums_pods_into_the_node_and_scrapes_share_one_round(kubelet: An
     api = kubelet.run_pod("api")
     kubelet.arm.metrics.set(container_group_name(web), "nginx", 250, 100 * 2**20)
     kubelet.arm.metrics.set(container_group_name(api), "nginx", 500, 50 * 2**20)
+    from tests.fakes.connector_fixtures import make_pod
+
+    kubelet.kube_api.create(make_pod("pending"))  # no group yet: left out of the metrics round
     summary = kubelet.get("/stats/summary").json()
     assert summary["node"]["nodeName"] == "aci-connector-linux"
     assert summary["node"]["cpu"]["usageNanoCores"] == 750_000_000
     assert summary["node"]["memory"]["workingSetBytes"] == 150 * 2**20
     pods = {pod["podRef"]["name"]: pod for pod in summary["pods"]}
+    assert set(pods) == {"web", "api"}
     assert pods["web"]["containers"][0]["cpu"]["usageNanoCores"] == 250_000_000
     assert pods["api"]["memory"]["workingSetBytes"] == 50 * 2**20
     for _ in range(5):

@@ -109,6 +109,11 @@ def read_result(result: Any) -> dict[Key, Usage]:
     }
 
 
+def _has_group(pod: dict[str, Any]) -> bool:
+    """Running pods only: a Pending pod may have no group yet, and a finished one no metrics to add."""
+    return (pod.get("status") or {}).get("phase") == "Running"
+
+
 @dataclass
 class Snapshot:
     """What one round knows: pods per node, usage and integrated CPU per container."""
@@ -151,6 +156,7 @@ class StatsCache:
 
     def _round(self) -> Snapshot:
         pods = {node: self.kube.list_pods(field_selector=f"spec.nodeName={node}")[0] for node in self.nodes}
+        pods = {node: [pod for pod in items if _has_group(pod)] for node, items in pods.items()}
         groups = sorted({container_group_name(pod) for items in pods.values() for pod in items})
         usage = self.fetch(groups) if groups else {}
         self.rounds += 1
