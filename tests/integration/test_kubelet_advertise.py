@@ -130,6 +130,7 @@ def test_relay_serves_the_kubelet_api_and_advertises_its_bound_port(
             == 401
         )
         assert not relay.liveness_problems()
+        assert "aci_relay_kubelet_follows 0.0" in relay.metrics.render()
     finally:
         relay.stop()
     assert kubelet_endpoint(kube_api.get("nodes", None, NODE)) is None, "a stopping relay withdraws its address"
