@@ -22,6 +22,7 @@ def arm_events(event: func.EventGridEvent) -> None:
     from shared.azure.queue import get_queue_store
     from shared.config import get_settings
     from shared.intake.arm_events import MalformedEvent, decide, event_as_dict
+    from shared.logs import with_fields
 
     settings = get_settings()
     try:
@@ -36,6 +37,4 @@ def arm_events(event: func.EventGridEvent) -> None:
         log.debug("ignored Event Grid event %s: %s", raw.get("id"), decision.reason)
         return
     get_queue_store(settings).send(decision.message.to_text())
-    log.info(
-        "Event Grid %s: queued sync", decision.reason, extra={"custom_dimensions": {"group": decision.group or ""}}
-    )
+    log.info(with_fields("Event Grid %s: queued sync", {"group": decision.group}), decision.reason)

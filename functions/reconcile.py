@@ -18,12 +18,13 @@ log = logging.getLogger("aci_connector.reconcile")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False, use_monitor=False)
 def reconcile(timer: func.TimerRequest) -> None:
     """Run one cycle; per-object trouble is in the report, only a broken setup raises."""
+    from shared.logs import with_fields
     from shared.reconcile import run_reconcile
 
     if timer.past_due:
         log.info("reconcile tick is past due; running now")
     report = run_reconcile()
     summary = report.summary()
-    log.info("reconcile cycle: %s", summary, extra={"custom_dimensions": summary})
+    log.info(with_fields("reconcile cycle", summary))
     for error in report.errors[:20]:
         log.warning("reconcile: %s", error)
