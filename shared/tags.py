@@ -32,7 +32,13 @@ SPEC_HASH_ANNOTATION = "aci-connector.io/spec-hash"
 
 A repeat upsert whose translation hashes the same is then known to be a no-op from the pod alone, without an
 ARM read (a relay restart re-announces every pod). Written by the connector, so never relayed as a change."""
-CONNECTOR_ANNOTATIONS = frozenset({SPEC_HASH_ANNOTATION})
+QUEUED_UNTIL_ANNOTATION = "aci-connector.io/queued-until"
+"""RFC 3339 time until which an intake message for this pod is known to be in flight (or its retry round is
+waiting): the reconciler enqueues no other meanwhile. On the pod, so it holds across restarts and instances."""
+ROUNDS_ANNOTATION = "aci-connector.io/intake-rounds"
+"""How many times the reconciler restarted this pod's intake without getting it a group (issue: poisoned pods
+are not resurrected forever); cleared when the group is created."""
+CONNECTOR_ANNOTATIONS = frozenset({SPEC_HASH_ANNOTATION, QUEUED_UNTIL_ANNOTATION, ROUNDS_ANNOTATION})
 """Pod annotations the connector itself writes: the relay ignores changes to them (no self-inflicted messages)."""
 
 TAG_CLUSTER = "aci-connector-cluster"

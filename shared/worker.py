@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import tags
@@ -33,7 +34,7 @@ from shared.kube.recorder import pod_event
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.status import pod_status_from_container_group, status_differs
+from shared.status import kube_time, pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 from shared.translate.refs import fetch_references
 
@@ -44,6 +45,8 @@ MAX_ATTEMPTS = 8
 THROTTLE_DEFAULT_DELAY = 30.0
 THROTTLE_MAX_DELAY = 900.0
 """Cap of the throttled re-queue backoff (30 s doubling); a longer Retry-After from ARM is still honoured."""
+IN_FLIGHT_GRACE = 120.0
+"""Seconds a re-queued message is still counted in flight after it becomes visible (time to be handled)."""
 GAVE_UP_REASON = "ProviderUnavailable"
 """status.reason (pod stays Pending) and Warning Event when ARM kept failing for MAX_ATTEMPTS re-queues."""
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -118,7 +121,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
     except ThrottledError as error:
         delay = throttle_delay(message.attempt, error.retry_after)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
-        _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}")
+        _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}", delay)
         log_with(
             log,
             logging.INFO,
@@ -145,6 +148,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
             return Outcome("gave-up", f"ARM kept failing after {message.attempt} attempts: {error}")
         delay = min(2.0 ** (message.attempt + 1), 300.0)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
+        _note_waiting(message, ctx, None, delay)
         log_with(
             log,
             logging.WARNING,
@@ -262,10 +266,13 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     status = pod_status_from_container_group(accepted, current)
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note
+    marks = {
+        key: None for key in (tags.QUEUED_UNTIL_ANNOTATION, tags.ROUNDS_ANNOTATION) if key in _annotations(current)
+    }
     if status_differs(current.get("status") or {}, status):
-        _patch_status(ctx, pod, status, annotations=built)
-    elif _annotations(current).get(tags.SPEC_HASH_ANNOTATION) != built[tags.SPEC_HASH_ANNOTATION]:
-        _patch_status(ctx, pod, None, annotations=built)
+        _patch_status(ctx, pod, status, annotations={**built, **marks})
+    elif marks or _annotations(current).get(tags.SPEC_HASH_ANNOTATION) != built[tags.SPEC_HASH_ANNOTATION]:
+        _patch_status(ctx, pod, None, annotations={**built, **marks})  # the group exists: intake is done
     return Outcome("created" if existing is None else "updated", group=name)
 
 
@@ -357,26 +364,33 @@ def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
     log_with(log, logging.WARNING, "pod failed: %s", error, fields=subject_fields(pod))
 
 
-def _note_waiting(message: Message, ctx: Context, text: str) -> None:
-    """Best effort: tell a pod still waiting for its group why (ARM throttling or the ACI quota).
+def _note_waiting(message: Message, ctx: Context, text: str | None, delay: float) -> None:
+    """Best effort: mark the re-queued message as in flight on the pod (the reconciler then sends no other)
+    and, for throttling (`text`), tell a pod still waiting for its group why.
 
-    Only an upsert for a live, Pending incarnation is annotated; a pod being deleted, a terminal or
-    running pod, or a re-created one keeps its status. A failure here never changes the message's fate.
+    Only an upsert for a live incarnation is marked, and only a Pending one gets the wait note; a failure
+    here never changes the message's fate.
     """
     if ctx.kube is None or message.pod is None or message.op != "upsert":
         return
     from shared.kube import KubeApiError
 
+    until = kube_time(datetime.now(UTC) + timedelta(seconds=delay + IN_FLIGHT_GRACE))
     try:
         pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
         if pod is None or (message.pod.uid and _uid(pod) != message.pod.uid):
             return
         status = pod.get("status") or {}
-        if (pod.get("metadata") or {}).get("deletionTimestamp") or status.get("phase", "Pending") != "Pending":
-            return
-        if status.get("reason") == WAITING_REASON and status.get("message") == text:
-            return
-        _patch_status(ctx, pod, {"phase": "Pending", "reason": WAITING_REASON, "message": text})
+        note = None
+        if (
+            text
+            and not (pod.get("metadata") or {}).get("deletionTimestamp")
+            and status.get("phase", "Pending") == "Pending"
+        ):
+            note = {"phase": "Pending", "reason": WAITING_REASON, "message": text}
+            if status.get("reason") == WAITING_REASON and status.get("message") == text:
+                note = None
+        _patch_status(ctx, pod, note, annotations={tags.QUEUED_UNTIL_ANNOTATION: until})
     except (KubeApiError, RetryableError) as error:
         log_with(log, logging.INFO, "could not note the wait on the pod: %s", error, fields=_fields(message))
 
@@ -401,7 +415,11 @@ def _note_gave_up(message: Message, ctx: Context, error: Exception) -> bool:
 
 
 def _patch_status(
-    ctx: Context, pod: dict[str, Any], status: dict[str, Any] | None, *, annotations: dict[str, str] | None = None
+    ctx: Context,
+    pod: dict[str, Any],
+    status: dict[str, Any] | None,
+    *,
+    annotations: dict[str, str | None] | None = None,
 ) -> bool:
     """Patch this incarnation's status (None: leave it) and our annotations in one write.
 
