@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import tags
-from shared.azure.eventgrid import publish_pod_transition, transition_for
+from shared.azure.eventgrid import publish_pod_transition
 from shared.config import Settings
 from shared.errors import (
     ConfigError,
@@ -30,11 +29,12 @@ from shared.errors import (
     RetryableError,
     ThrottledError,
 )
-from shared.kube.recorder import pod_event
+from shared.handlers import notes
+from shared.handlers.notes import WAITING_REASON, fields, key_name, key_ns, uid
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
-from shared.status import kube_time, pod_status_from_container_group, status_differs
+from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
 from shared.translate.refs import fetch_references
 
@@ -45,14 +45,10 @@ MAX_ATTEMPTS = 8
 THROTTLE_DEFAULT_DELAY = 30.0
 THROTTLE_MAX_DELAY = 900.0
 """Cap of the throttled re-queue backoff (30 s doubling); a longer Retry-After from ARM is still honoured."""
-IN_FLIGHT_GRACE = 120.0
-"""Seconds a re-queued message is still counted in flight after it becomes visible (time to be handled)."""
-GAVE_UP_REASON = "ProviderUnavailable"
-"""status.reason (pod stays Pending) and Warning Event when ARM kept failing for MAX_ATTEMPTS re-queues."""
 TERMINAL_PHASES = ("Succeeded", "Failed")
 SPEC_HASH_TAG = tags.SPEC_HASH_TAG
-WAITING_REASON = "WaitingForACICapacity"
-"""status.reason while ARM throttles or the ACI quota is exhausted; cleared once the group is accepted."""
+with_spec_hash = tags.with_spec_hash
+_same_spec = tags.same_spec
 DELETE_RECHECK_DELAY = 5.0
 MAX_DELETE_RECHECKS = 20
 """About 15 minutes of re-checks (5, 10, ... 60 s apart); a delete that takes longer is the reconciler's."""
@@ -121,7 +117,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
     except ThrottledError as error:
         delay = throttle_delay(message.attempt, error.retry_after)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
-        _note_waiting(message, ctx, f"Waiting for ACI capacity: {error}", delay)
+        notes.note_waiting(message, ctx, f"Waiting for ACI capacity: {error}", delay)
         log_with(
             log,
             logging.INFO,
@@ -129,7 +125,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
             message.op,
             delay,
             error,
-            fields=_fields(message),
+            fields=fields(message),
         )
         return Outcome("requeued", f"throttled: retry in {delay:.0f} s")
     except RetryableError as error:
@@ -141,14 +137,14 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
                 message.op,
                 message.attempt,
                 error,
-                fields=_fields(message),
+                fields=fields(message),
             )
-            if not _note_gave_up(message, ctx, error):
+            if not notes.note_gave_up(message, ctx, error):
                 raise  # no pod to tell (standalone, sync): the host's retries and poison queue keep the record
             return Outcome("gave-up", f"ARM kept failing after {message.attempt} attempts: {error}")
         delay = min(2.0 ** (message.attempt + 1), 300.0)
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
-        _note_waiting(message, ctx, None, delay)
+        notes.note_waiting(message, ctx, None, delay)
         log_with(
             log,
             logging.WARNING,
@@ -156,7 +152,7 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
             message.op,
             delay,
             error,
-            fields=_fields(message),
+            fields=fields(message),
         )
         return Outcome("requeued", f"transient: retry in {delay:.0f} s")
 
@@ -165,13 +161,6 @@ def throttle_delay(attempt: int, retry_after: float | None) -> float:
     """30 s doubling per re-queue up to THROTTLE_MAX_DELAY, never sooner than ARM's Retry-After."""
     backoff = min(THROTTLE_DEFAULT_DELAY * 2.0 ** min(attempt, 16), THROTTLE_MAX_DELAY)
     return max(retry_after or 0.0, backoff)
-
-
-def _fields(message: Message) -> dict[str, str]:
-    ref = message.pod
-    if ref is None:
-        return subject_fields(group=message.group)
-    return subject_fields(namespace=ref.namespace, name=ref.name, uid=ref.uid, group=message.group)
 
 
 def _dispatch(message: Message, ctx: Context) -> Outcome:
@@ -205,10 +194,6 @@ def _tags(group: dict[str, Any]) -> dict[str, str]:
     return group.get("tags") or {}
 
 
-def _uid(pod: dict[str, Any] | None) -> str | None:
-    return ((pod or {}).get("metadata") or {}).get("uid")
-
-
 def _upsert(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
     if pod is None:
         # The pod is gone: make sure the incarnation the message named leaves no group behind.
@@ -224,7 +209,7 @@ def _upsert(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
     try:
         return _create_group(pod, ctx)
     except PermanentError as error:
-        _fail_pod(pod, ctx, error)
+        notes.fail_pod(pod, ctx, error)
         return Outcome("failed", str(error))
 
 
@@ -242,27 +227,27 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     existing = ctx.aci.get(name)
     if existing is not None:
         owner_uid = _tags(existing).get(tags.TAG_UID) if tags.is_managed(existing) else None
-        if owner_uid != _uid(pod) or tags.ownership(existing, cluster, [_uid(pod)]) == tags.FOREIGN:
+        if owner_uid != uid(pod) or tags.ownership(existing, cluster, [uid(pod)]) == tags.FOREIGN:
             owner = _tags(existing).get(tags.TAG_CLUSTER) or "something else"
             raise PermanentError(
                 f"container group {name} exists and belongs to {owner_uid or owner} (cluster {owner}), "
-                f"not pod uid {_uid(pod)} of this cluster"
+                f"not pod uid {uid(pod)} of this cluster"
             )
         if _same_spec(existing, body):
             # A worker that died after ARM accepted the PUT left the announcements undone: finish them now,
             # before the annotation that lets the next repeat skip this read.
-            _announce_created(ctx, pod, name, translation.warnings)
-            _patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
+            notes.announce_created(ctx, pod, name, translation.warnings)
+            notes.patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
             return Outcome("unchanged", "group already matches the pod", group=name)
     accepted = ctx.aci.begin_create_or_update(name, body)
     log_with(log, logging.INFO, "container group accepted by ARM", fields=subject_fields(pod, group=name))
     # Close the race with a delete that ran before our PUT landed: re-read, and undo if the pod went away.
-    current = ctx.kube.get_pod(_key_ns(pod), _key_name(pod))
-    if current is None or _uid(current) != _uid(pod) or (current.get("metadata") or {}).get("deletionTimestamp"):
+    current = ctx.kube.get_pod(key_ns(pod), key_name(pod))
+    if current is None or uid(current) != uid(pod) or (current.get("metadata") or {}).get("deletionTimestamp"):
         ctx.aci.begin_delete(name)
         return Outcome("undone", "pod was deleted while its group was being created", group=name)
     if existing is None:  # before the spec-hash annotation: once it is written, a repeat skips the ARM read
-        _announce_created(ctx, pod, name, translation.warnings, known_missing=True)
+        notes.announce_created(ctx, pod, name, translation.warnings, known_missing=True)
     status = pod_status_from_container_group(accepted, current)
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note
@@ -270,31 +255,10 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         key: None for key in (tags.QUEUED_UNTIL_ANNOTATION, tags.ROUNDS_ANNOTATION) if key in _annotations(current)
     }
     if status_differs(current.get("status") or {}, status):
-        _patch_status(ctx, pod, status, annotations={**built, **marks})
+        notes.patch_status(ctx, pod, status, annotations={**built, **marks})
     elif marks or _annotations(current).get(tags.SPEC_HASH_ANNOTATION) != built[tags.SPEC_HASH_ANNOTATION]:
-        _patch_status(ctx, pod, None, annotations={**built, **marks})  # the group exists: intake is done
+        notes.patch_status(ctx, pod, None, annotations={**built, **marks})  # the group exists: intake is done
     return Outcome("created" if existing is None else "updated", group=name)
-
-
-def _announce_created(
-    ctx: Context, pod: dict[str, Any], name: str, warnings: list[str], *, known_missing: bool = False
-) -> None:
-    """The Scheduled CloudEvent, then FieldsIgnored and ProviderCreated Events, each at most once per pod uid.
-
-    Event names are deterministic (shared.kube.recorder) and so is the CloudEvent id, so a redelivered message
-    checks for the ProviderCreated Event (written last) and repeats whatever a crash cut short.
-    """
-    created = pod_event(pod, reason="ProviderCreated", message=f"Created ACI container group {name}")
-    if not known_missing and ctx.kube.get_namespaced("events", _key_ns(pod), created["metadata"]["name"]):
-        return
-    publish_pod_transition("scheduled", pod, group_name=name)
-    if warnings:
-        _record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(warnings), "Warning")
-    ctx.kube.create_event(_key_ns(pod), created)
-
-
-with_spec_hash = tags.with_spec_hash
-_same_spec = tags.same_spec
 
 
 def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: int = 0) -> Outcome:
@@ -302,7 +266,7 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: i
         if ref.uid:
             return _delete_group_of(_stub_pod(ref), ctx, reason="pod no longer exists")
         return Outcome("skipped", "pod not found and the message has no uid to find its group")
-    if ref.uid and ref.uid != _uid(pod):
+    if ref.uid and ref.uid != uid(pod):
         # The named incarnation is gone; a new pod took its name. Remove only the old one's group.
         return _delete_group_of(_stub_pod(ref), ctx, reason="pod was re-created")
     deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
@@ -310,7 +274,7 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: i
         return Outcome("skipped", "pod still exists and is not being deleted: delete the pod in Kubernetes")
     outcome = _delete_group_of(pod, ctx, reason="pod is being deleted", live=True)
     if outcome.group_gone:
-        removed = ctx.kube.delete_pod_now(_key_ns(pod), _key_name(pod), _uid(pod))
+        removed = ctx.kube.delete_pod_now(key_ns(pod), key_name(pod), uid(pod))
         if removed:
             publish_pod_transition("deleted", pod, group_name=container_group_name(pod))
         return Outcome("deleted", "group gone; pod removed" if removed else "group gone", group=outcome.group)
@@ -318,7 +282,7 @@ def _delete(ref: PodRef, pod: dict[str, Any] | None, ctx: Context, *, attempt: i
         return Outcome("deleting", "group still deleting; the reconciler finishes the pod", group=outcome.group)
     # The group's deletion is still running: look again shortly, a little later each time.
     recheck = Message(
-        op="delete", pod=PodRef(_key_ns(pod), _key_name(pod), _uid(pod)), source="worker", attempt=attempt + 1
+        op="delete", pod=PodRef(key_ns(pod), key_name(pod), uid(pod)), source="worker", attempt=attempt + 1
     )
     ctx.queue.send(recheck.to_text(), delay_seconds=min(DELETE_RECHECK_DELAY * (attempt + 1), 60.0))
     return Outcome("deleting", "group deletion accepted; pod removal re-checked shortly", group=outcome.group)
@@ -330,7 +294,7 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str, live: bo
     group = ctx.aci.get(name)
     if group is None:
         return Outcome("deleted", f"no group ({reason})", group=name, group_gone=True)
-    verdict = tags.ownership(group, cluster_id(ctx.settings, ctx.kube), [_uid(pod)] if live else [])
+    verdict = tags.ownership(group, cluster_id(ctx.settings, ctx.kube), [uid(pod)] if live else [])
     if verdict == tags.UNCLAIMED and ctx.kube is None and _tags(group).get(tags.TAG_MODE) == tags.MODE_STANDALONE:
         verdict = tags.ADOPTED  # standalone groups carry no uid: a standalone delete names its own group
     if verdict == tags.FOREIGN:
@@ -345,7 +309,7 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str, live: bo
         )
         return Outcome("skipped", f"group {name} has no cluster tag: left alone", group=name)
     owner_uid = _tags(group).get(tags.TAG_UID)
-    if owner_uid and _uid(pod) and owner_uid != _uid(pod):
+    if owner_uid and uid(pod) and owner_uid != uid(pod):
         return Outcome("skipped", f"group {name} belongs to another pod incarnation", group=name)
     ctx.aci.begin_delete(name)
     log_with(log, logging.INFO, "deleting container group: %s", reason, fields=subject_fields(pod, group=name))
@@ -354,108 +318,3 @@ def _delete_group_of(pod: dict[str, Any], ctx: Context, *, reason: str, live: bo
 
 def _stub_pod(ref: PodRef) -> dict[str, Any]:
     return {"metadata": {"namespace": ref.namespace, "name": ref.name, "uid": ref.uid}}
-
-
-def _fail_pod(pod: dict[str, Any], ctx: Context, error: PermanentError) -> None:
-    """The connector cannot run this pod: say so in its status and in an Event, never silently."""
-    status = {"phase": "Failed", "reason": error.reason, "message": str(error)[:4000]}
-    _patch_status(ctx, pod, status)
-    _record(ctx, pod, error.reason, str(error), "Warning")
-    log_with(log, logging.WARNING, "pod failed: %s", error, fields=subject_fields(pod))
-
-
-def _note_waiting(message: Message, ctx: Context, text: str | None, delay: float) -> None:
-    """Best effort: mark the re-queued message as in flight on the pod (the reconciler then sends no other)
-    and, for throttling (`text`), tell a pod still waiting for its group why.
-
-    Only an upsert for a live incarnation is marked, and only a Pending one gets the wait note; a failure
-    here never changes the message's fate.
-    """
-    if ctx.kube is None or message.pod is None or message.op != "upsert":
-        return
-    from shared.kube import KubeApiError
-
-    until = kube_time(datetime.now(UTC) + timedelta(seconds=delay + IN_FLIGHT_GRACE))
-    try:
-        pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
-        if pod is None or (message.pod.uid and _uid(pod) != message.pod.uid):
-            return
-        status = pod.get("status") or {}
-        note = None
-        if (
-            text
-            and not (pod.get("metadata") or {}).get("deletionTimestamp")
-            and status.get("phase", "Pending") == "Pending"
-        ):
-            note = {"phase": "Pending", "reason": WAITING_REASON, "message": text}
-            if status.get("reason") == WAITING_REASON and status.get("message") == text:
-                note = None
-        _patch_status(ctx, pod, note, annotations={tags.QUEUED_UNTIL_ANNOTATION: until})
-    except (KubeApiError, RetryableError) as error:
-        log_with(log, logging.INFO, "could not note the wait on the pod: %s", error, fields=_fields(message))
-
-
-def _note_gave_up(message: Message, ctx: Context, error: Exception) -> bool:
-    """ARM kept failing: the pod says so (Pending, reason ProviderUnavailable) with a Warning Event.
-
-    True when the pod was told (or has nothing left to tell: gone, re-created, terminal); the reconciler
-    restarts the chain later, with its own per-pod backoff. False means there is no pod to tell.
-    """
-    if ctx.kube is None or message.pod is None or message.op != "upsert":
-        return False
-    pod = ctx.kube.get_pod(message.pod.namespace, message.pod.name)
-    if pod is None or (message.pod.uid and _uid(pod) != message.pod.uid):
-        return True
-    if (pod.get("status") or {}).get("phase", "Pending") != "Pending":
-        return True
-    text = f"ARM kept failing after {message.attempt} attempts: {error}"[:1024]
-    _patch_status(ctx, pod, {"phase": "Pending", "reason": GAVE_UP_REASON, "message": text})
-    _record(ctx, pod, GAVE_UP_REASON, text, "Warning")
-    return True
-
-
-def _patch_status(
-    ctx: Context,
-    pod: dict[str, Any],
-    status: dict[str, Any] | None,
-    *,
-    annotations: dict[str, str | None] | None = None,
-) -> bool:
-    """Patch this incarnation's status (None: leave it) and our annotations in one write.
-
-    A pod deleted or re-created meanwhile refuses it (uid precondition), and that is fine.
-    """
-    from shared.kube import Conflict, NotFound
-
-    try:
-        ctx.kube.patch_pod_status(_key_ns(pod), _key_name(pod), _uid(pod), status or {}, annotations=annotations)
-    except (Conflict, NotFound) as error:
-        log_with(
-            log, logging.INFO, "status not patched, the pod changed meanwhile: %s", error, fields=subject_fields(pod)
-        )
-        return False
-    if not status:
-        return True
-    transition = transition_for(pod.get("status"), {**(pod.get("status") or {}), **status})
-    if transition:
-        publish_pod_transition(
-            transition,
-            pod,
-            group_name=container_group_name(pod),
-            reason=status.get("reason"),
-            message=status.get("message"),
-        )
-    return True
-
-
-def _record(ctx: Context, pod: dict[str, Any], reason: str, message: str, event_type: str) -> None:
-    if ctx.kube is not None:
-        ctx.kube.create_event(_key_ns(pod), pod_event(pod, reason=reason, message=message, event_type=event_type))
-
-
-def _key_ns(pod: dict[str, Any]) -> str:
-    return pod["metadata"].get("namespace") or "default"
-
-
-def _key_name(pod: dict[str, Any]) -> str:
-    return pod["metadata"]["name"]

@@ -1,1 +1,2 @@
-"""The worker's handlers for messages other than a cluster upsert or delete: sync (ARM events), standalone mode."""
+"""The worker's helpers beyond a cluster upsert or delete: sync (ARM events), standalone mode, and the notes
+(status, Events, CloudEvents, intake marks) it writes on pods."""

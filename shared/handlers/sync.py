@@ -7,10 +7,11 @@ that one group now. Only status is patched: a sync never creates, replaces or de
 from __future__ import annotations
 
 from shared import tags
+from shared.handlers.notes import patch_status
 from shared.messages import Message
 from shared.naming import container_group_name
 from shared.status import pod_status_from_container_group, status_differs
-from shared.worker import Context, Outcome, _patch_status
+from shared.worker import Context, Outcome
 
 
 def handle(message: Message, ctx: Context) -> Outcome:
@@ -39,5 +40,5 @@ def handle(message: Message, ctx: Context) -> Outcome:
     status = pod_status_from_container_group(group, pod)
     if not status_differs(pod.get("status") or {}, status):
         return Outcome("unchanged", group=container_group_name(pod))
-    _patch_status(ctx, pod, status)
+    patch_status(ctx, pod, status)
     return Outcome("synced", group=container_group_name(pod))
