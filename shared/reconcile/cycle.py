@@ -4,8 +4,11 @@ Level-triggered and idempotent. Each cycle lists what exists (pods per virtual
 node, then this connector's groups) and acts on the difference:
 
 - pod without group -> an `upsert` message on pod-events (the queue worker creates it,
-  with its throttling, retries and poison handling); pods enqueued recently are not
-  enqueued again;
+  with its throttling, retries and poison handling), unless the pod's intake marks say a
+  message is in flight; a pod whose chain keeps dying gets bounded rounds, then Failed
+  (shared.reconcile.intake);
+- groups of another cluster (tag aci-connector-cluster) are invisible; untagged ones join
+  only for a live pod uid;
 - pod whose group vanished after it had one -> confirmed with a GET, then Failed
   (`ContainerGroupDeleted`), whatever its restartPolicy: someone deleted it on purpose,
   and the pod's controller replaces a Failed pod;
@@ -27,6 +30,7 @@ cycle recognises and finishes.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -59,7 +63,9 @@ from shared.reconcile.report import CycleReport, ReconcileConfig
 from shared.reconcile.retry import GIVE_UP, RETRY, decide, failure_message
 from shared.reconcile.writes import PodWrites
 from shared.status import pod_status_from_container_group
-from shared.worker import Context
+from shared.worker import Context, cluster_id
+
+log = logging.getLogger("aci_connector.reconcile")
 
 
 class _ParallelReads:
@@ -98,6 +104,7 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.health = AciHealth(self.config.unready_after_cycles, self.config.unready_after_seconds, clock=clock)
         self.last_read: dict[str, float] = {}
         self.enqueued: dict[str, float] = {}
+        self.unclaimed: set[str] = set()
         self.deleting: dict[str, float] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
         self.quota: Any = None
@@ -188,6 +195,7 @@ class Reconciler(PodWrites, NodeUpkeep):
         hot: set[str],
         report: CycleReport,
     ) -> None:
+        groups = self._ours(groups, pods, report)
         by_name = {g["name"]: g for g in groups if g.get("name")}
         pairs: dict[str, _Pair] = {}
         for pod in pods:
@@ -210,6 +218,28 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.deleting = {n: t for n, t in self.deleting.items() if n in live}
         live_uids = {_uid(p.pod) for p in pairs.values()}
         self.enqueued = {u: t for u, t in self.enqueued.items() if u in live_uids}
+
+    def _ours(
+        self, groups: list[dict[str, Any]], pods: list[dict[str, Any]], report: CycleReport
+    ) -> list[dict[str, Any]]:
+        """Only this cluster's groups take part (tags.ownership): another cluster's are invisible, and an untagged
+        group (an older connector's) joins only when its pod uid is live here; otherwise it is left alone, counted
+        and logged once, since it may be another cluster's (docs/operations.md, upgrades)."""
+        cluster = cluster_id(self.ctx.settings, self.ctx.kube)
+        live = {_uid(pod) for pod in pods}
+        ours = []
+        for group in groups:
+            verdict = tags.ownership(group, cluster, live)
+            if verdict in (tags.OURS, tags.ADOPTED):
+                ours.append(group)
+            elif verdict == tags.UNCLAIMED:
+                report.unclaimed_groups += 1
+                if group.get("name") not in self.unclaimed:
+                    self.unclaimed.add(str(group.get("name")))
+                    log.warning(
+                        "group %s has no cluster tag and its pod is not live here: left alone", group.get("name")
+                    )
+        return ours
 
     def _plan_pod(self, name: str, pair: _Pair, hot: set[str], out: list[Candidate], report: CycleReport) -> None:
         pod, group = pair.pod, pair.group

@@ -40,6 +40,8 @@ class CycleReport:
     events_written: int = 0
     enqueued: int = 0
     orphans_deleted: int = 0
+    unclaimed_groups: int = 0
+    """Managed groups without a cluster tag whose pod is not live here: left alone (maybe another cluster's)."""
     groups_deleted: int = 0
     pods_removed: int = 0
     pods_failed: int = 0

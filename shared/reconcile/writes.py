@@ -11,11 +11,13 @@ from shared.errors import ConnectorError, PermanentError, RetryableError, Thrott
 from shared.kube import Conflict, KubeApiError, NotFound
 from shared.messages import upsert
 from shared.naming import container_group_name
+from shared.reconcile.intake import GAVE_UP_REASON as INTAKE_GAVE_UP_REASON
+from shared.reconcile.intake import GIVE_UP, SKIP, gave_up_message, plan_intake
 from shared.reconcile.pods import DELETED_REASON, PROVISIONING_FAILED_REASON, TERMINAL_PHASES, _key, _meta, _phase, _uid
 from shared.reconcile.report import CycleReport, ReconcileConfig
 from shared.reconcile.retry import retry_tags
 from shared.status import pod_status_for_missing_group, status_differs
-from shared.translate.refs import referenced_objects
+from shared.translate.refs import fetch_references
 from shared.worker import Context
 
 log = logging.getLogger("aci_connector.reconcile")
@@ -32,17 +34,27 @@ class PodWrites:
     deleting: dict[str, float]
 
     def _enqueue_create(self, pod: dict[str, Any], report: CycleReport) -> None:
+        """Start (or restart) a group-less pod's intake unless a message for it is in flight (reconcile.intake)."""
         uid = _uid(pod) or ""
         now = self.clock()
         last = self.enqueued.get(uid)
         if last is not None and now - last < self.config.enqueue_every_seconds:
             return
+        plan = plan_intake(pod, self.wall())
+        if plan.action == SKIP:
+            return
+        if plan.action == GIVE_UP:
+            self._fail_pod(pod, INTAKE_GAVE_UP_REASON, gave_up_message(pod, plan.rounds), report)
+            return
         if self.ctx.queue is None:
             report.errors.append(f"no queue to enqueue {_key(pod)} for creation")
             return
-        try:
+        try:  # the mark first: a mark without a message only delays the next round, the reverse could double
+            self.ctx.kube.patch_pod_status(*_key(pod), _uid(pod), {}, annotations=plan.marks)
             self.ctx.queue.send(upsert(pod, source="reconcile").to_text())
-        except Exception as error:  # Storage trouble: the next cycle enqueues again
+        except (NotFound, Conflict):
+            return  # deleted or re-created since the list
+        except Exception as error:  # Storage or apiserver trouble: the next cycle tries again
             report.errors.append(f"enqueue {_key(pod)}: {type(error).__name__}: {error}")
             return
         self.enqueued[uid] = now
@@ -163,16 +175,18 @@ class PodWrites:
     def _retry(self, name: str, pod: dict[str, Any], group: dict[str, Any], report: CycleReport) -> None:
         """Re-deploy a Failed group: the same translated spec, with the attempt counted in its tags."""
         from shared.translate import translate_pod
-        from shared.worker import with_spec_hash
+        from shared.worker import cluster_id
 
-        secrets, config_maps = self._references(pod)
         try:
-            body = with_spec_hash(
-                translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=self.ctx.settings).body
+            secrets, config_maps = fetch_references(self.ctx.kube, pod)
+            body = tags.with_spec_hash(
+                translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=self.ctx.settings).body,
+                tags.references_version(secrets, config_maps),
             )
         except PermanentError as error:
             self._fail_pod(pod, PROVISIONING_FAILED_REASON, str(error), report)
             return
+        body = tags.with_cluster(body, cluster_id(self.ctx.settings, self.ctx.kube))
         body["tags"] = {**body.get("tags", {}), **retry_tags(group, now=self.wall())}
         self.ctx.aci.begin_create_or_update(name, body)
         report.arm_writes += 1
@@ -181,11 +195,3 @@ class PodWrites:
         self._record(
             pod, "ProvisioningRetry", f"ACI provisioning failed; re-deploying {name} (attempt {attempt})", "Warning"
         )
-
-    def _references(self, pod: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        namespace = _key(pod)[0]
-        secret_names, config_map_names = referenced_objects(pod)
-        get = self.ctx.kube.get_namespaced
-        secrets = {n: s for n in secret_names if (s := get("secrets", namespace, n)) is not None}
-        config_maps = {n: c for n in config_map_names if (c := get("configmaps", namespace, n)) is not None}
-        return secrets, config_maps
