@@ -117,3 +117,16 @@ def test_node_quantities_are_parsed_by_the_shared_parser():
     settings = load_settings({"NODE_MEMORY": "3.5Ti", "NODE_EPHEMERAL_STORAGE": "1e15"})
     assert parse_quantity(settings["NODE_MEMORY"]) == parse_quantity("3.5Ti")
     assert parse_quantity(settings["NODE_EPHEMERAL_STORAGE"]) == 10**15
+
+
+def test_one_quantity_parser_serves_settings_capacity_translation_and_status():
+    """Issue 14, point 10: status had its own parser, which overflowed on exponents the shared one refuses."""
+    from shared import capacity, quantities
+    from shared.status import qos
+    from shared.translate import resources
+
+    assert qos.parse_quantity is quantities.parse_quantity
+    assert capacity.parse_quantity is quantities.parse_quantity
+    assert resources.parse_quantity is quantities.parse_quantity
+    with pytest.raises(ValueError, match="quantity"):
+        qos.parse_quantity("1e999999999")
