@@ -237,3 +237,35 @@ def test_a_busy_emulator_port_is_named(tmp_path):
     assert f"127.0.0.1:{ports['emulator']} is already in use" in result.stderr
     assert "ACI_EMULATOR_URL" in result.stderr
     assert not _listening(ports["queue"])  # Azurite, started first, was stopped again
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_with_core_tools_it_runs_func_start_with_the_embedded_defaults(tmp_path):
+    """`func` on PATH: Azurite and the emulator still start, then `func start` gets their settings; Ctrl-C stops all."""
+    project = _project(tmp_path)
+    env, ports = _environment(tmp_path)
+    fake_func = Path(env["PATH"]) / "func"
+    fake_func.write_text(
+        "#!/bin/bash\n"
+        'echo "func $* emulator=$ACI_EMULATOR_URL ca=$ACI_EMULATOR_CA_FILE storage=${AzureWebJobsStorage:0:24}"\n'
+        'echo "Host started (fake Core Tools)"\n'
+        "exec sleep 600\n"
+    )
+    fake_func.chmod(0o755)
+    for tool in ("sleep",):
+        (Path(env["PATH"]) / tool).symlink_to(shutil.which(tool))
+    started = Started(project, env, ports["http"], tmp_path / "start.log")
+    try:
+        output = started.wait_for("Host started (fake Core Tools)")
+        assert f"func start --port {ports['http']} emulator=https://127.0.0.1:{ports['emulator']}" in output
+        assert "ca=.emulator/ca.pem storage=DefaultEndpointsProtocol" in output
+        assert "Host         func start (Core Tools at" in output
+        assert _listening(ports["queue"]) and _listening(ports["emulator"])
+        pids = started.group_pids()
+        os.killpg(started.process.pid, signal.SIGINT)
+        started.process.wait(timeout=60)
+        _wait_gone(pids, ports)
+    finally:
+        if started.process.poll() is None:
+            os.killpg(started.process.pid, signal.SIGKILL)
