@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -33,6 +34,19 @@ def wait_for(check: Any, timeout: float = 20) -> Any:
 # ----------------------------------------------------------------------------- queue
 
 
+@contextlib.contextmanager
+def listening(host: QueueHost, min_poll: float = 0.05) -> Iterator[None]:
+    """The host's listener loop in a thread for the duration of the block."""
+    stop = threading.Event()
+    thread = threading.Thread(target=host.serve, args=(stop,), kwargs={"min_poll": min_poll})
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def test_queue_listener_retries_then_succeeds_and_deletes(queue_store):
     seen: list[int] = []
 
@@ -43,14 +57,8 @@ def test_queue_listener_retries_then_succeeds_and_deletes(queue_store):
 
     queue_store.send('{"v":1}')
     host = QueueHost(queue_store, flaky, visibility_timeout=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=host.serve, args=(stop,), kwargs={"min_poll": 0.05})
-    thread.start()
-    try:
+    with listening(host):
         wait_for(lambda: len(host.deliveries) >= 3 and host.deliveries[-1].error is None)
-    finally:
-        stop.set()
-        thread.join(timeout=30)
     assert seen == [1, 2, 3]
     assert queue_store.peek() == [] and queue_store.peek(queue="pod-events-poison") == []
 
@@ -61,14 +69,8 @@ def test_queue_listener_poisons_on_the_max_dequeue_delivery(queue_store):
 
     queue_store.send('{"v":1,"n":"poison-me"}')
     host = QueueHost(queue_store, broken, visibility_timeout=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=host.serve, args=(stop,), kwargs={"min_poll": 0.05})
-    thread.start()
-    try:
+    with listening(host):
         wait_for(lambda: any(d.poisoned for d in host.deliveries))
-    finally:
-        stop.set()
-        thread.join(timeout=30)
     assert [d.dequeue_count for d in host.deliveries] == [1, 2, 3, 4, 5]  # host.json maxDequeueCount
     assert [m.text for m in queue_store.peek(queue="pod-events-poison")] == ['{"v":1,"n":"poison-me"}']
 
@@ -84,15 +86,11 @@ def test_queue_listener_runs_a_batch_in_parallel(queue_store):
     for index in range(6):
         queue_store.send(json.dumps({"v": 1, "i": index}))
     host = QueueHost(queue_store, slow, visibility_timeout=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=host.serve, args=(stop,))
-    thread.start()
-    try:
-        wait_for(lambda: len(running) == 6)  # all six at once: host.json batchSize is 16
-    finally:
-        release.set()
-        stop.set()
-        thread.join(timeout=30)
+    with listening(host, min_poll=0.1):
+        try:
+            wait_for(lambda: len(running) == 6)  # all six at once: host.json batchSize is 16
+        finally:
+            release.set()
     assert host.batch_size == 16 and host.new_batch_threshold == 8
 
 

@@ -110,6 +110,13 @@ class Started:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} not printed within {timeout} s:\n{self.log.read_text(errors='replace')}")
 
+    def __enter__(self) -> Started:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:  # a failed test must not leave `make start` running
+            os.killpg(self.process.pid, signal.SIGKILL)
+
     def group_pids(self) -> set[int]:
         found = subprocess.run(["pgrep", "-s", str(self.process.pid)], capture_output=True, text=True, check=False)
         return {int(pid) for pid in found.stdout.split()}
@@ -158,8 +165,7 @@ def _cli(project: Path, env: dict[str, str], *args: str) -> str:
 def test_quick_start_without_core_tools_then_ctrl_c_leaves_nothing(tmp_path):
     project = _project(tmp_path)
     env, ports = _environment(tmp_path)
-    started = Started(project, env, ports["http"], tmp_path / "start.log")
-    try:
+    with Started(project, env, ports["http"], tmp_path / "start.log") as started:
         output = started.wait_for("Host started")
         assert (project / "local.settings.json").read_text() == (ROOT / "local.settings.json.example").read_text()
         for line in ("Azurite ", "ACI emulator https://127.0.0.1:", "standalone mode", "Functions:"):
@@ -195,9 +201,6 @@ def test_quick_start_without_core_tools_then_ctrl_c_leaves_nothing(tmp_path):
         os.killpg(started.process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         started.process.wait(timeout=60)
         _wait_gone(pids, ports)
-    finally:
-        if started.process.poll() is None:
-            os.killpg(started.process.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -206,16 +209,12 @@ def test_a_killed_launcher_takes_its_services_with_it(tmp_path):
     """Even SIGKILL, which runs no cleanup: Azurite and the emulator die with the launcher."""
     project = _project(tmp_path)
     env, ports = _environment(tmp_path)
-    started = Started(project, env, ports["http"], tmp_path / "start.log")
-    try:
+    with Started(project, env, ports["http"], tmp_path / "start.log") as started:
         started.wait_for("Host started")
         pids = started.group_pids()
         started.process.kill()
         started.process.wait(timeout=30)
         _wait_gone(pids, ports)
-    finally:
-        if started.process.poll() is None:
-            os.killpg(started.process.pid, signal.SIGKILL)
 
 
 def test_a_busy_emulator_port_is_named(tmp_path):
@@ -255,8 +254,7 @@ def test_with_core_tools_it_runs_func_start_with_the_embedded_defaults(tmp_path)
     fake_func.chmod(0o755)
     for tool in ("sleep",):
         (Path(env["PATH"]) / tool).symlink_to(shutil.which(tool))
-    started = Started(project, env, ports["http"], tmp_path / "start.log")
-    try:
+    with Started(project, env, ports["http"], tmp_path / "start.log") as started:
         output = started.wait_for("Host started (fake Core Tools)")
         assert f"func start --port {ports['http']} emulator=https://127.0.0.1:{ports['emulator']}" in output
         assert "ca=.emulator/ca.pem storage=DefaultEndpointsProtocol" in output
@@ -266,6 +264,3 @@ def test_with_core_tools_it_runs_func_start_with_the_embedded_defaults(tmp_path)
         os.killpg(started.process.pid, signal.SIGINT)
         started.process.wait(timeout=60)
         _wait_gone(pids, ports)
-    finally:
-        if started.process.poll() is None:
-            os.killpg(started.process.pid, signal.SIGKILL)
