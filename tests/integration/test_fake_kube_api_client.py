@@ -147,10 +147,13 @@ def test_official_watch_streams_events(kube_api: KubeApiServer, kube_client: cli
 
     thread = threading.Thread(target=writer)
     thread.start()
-    seen = [
-        (e["type"], e["object"].status.phase)
-        for e in watch.Watch().stream(core.list_namespaced_pod, "default", timeout_seconds=1)
-    ]
+    seen = []
+    # The stream ends on the state (the DELETED event), not on a short server timeout a loaded machine can beat.
+    stream = watch.Watch()
+    for event in stream.stream(core.list_namespaced_pod, "default", timeout_seconds=60):
+        seen.append((event["type"], event["object"].status.phase))
+        if event["type"] == "DELETED":
+            stream.stop()
     thread.join()
     assert seen == [("ADDED", "Pending"), ("MODIFIED", "Running"), ("DELETED", "Running")]
 
