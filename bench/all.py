@@ -14,6 +14,7 @@ BENCHES = (
     "bench.relay",
     "bench.reconcile",
     "bench.kubelet_api",
+    "bench.registry",
 )
 
 

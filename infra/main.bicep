@@ -120,7 +120,7 @@ param eventGridTopicKey string = ''
 param eventGridTopicEndpoint string = ''
 
 @secure()
-@description('Token mounted for projected serviceAccountToken volumes (SERVICE_ACCOUNT_TOKEN); empty drops them with a warning.')
+@description('Fallback token for serviceAccountToken volumes when no cluster issues one (SERVICE_ACCOUNT_TOKEN, standalone mode).')
 param serviceAccountToken string = ''
 
 @description('Comma-separated subnet ids for private container groups (ACI_SUBNET_IDS); give the identity subnets/join/action there.')
@@ -218,6 +218,10 @@ var connectorSettings = {
   ACI_MAX_CPU: '4'
   ACI_MAX_MEMORY_GB: '16'
   REGISTRY_TIMEOUT_SECONDS: '10'
+  CLUSTER_CIDR: ''
+  KUBE_PROXY_SERVICE_ACCOUNT: 'aci-connector/aci-connector-kube-proxy'
+  SERVICE_ACCOUNT_TOKEN_MAX_SECONDS: '31536000'
+  UNENFORCEABLE_POD_FIELDS: 'reject'
   VIRTUAL_NODE_IP: ''
   CLUSTER_ID: ''
   LOG_LEVEL: 'INFO'

@@ -29,6 +29,7 @@ from shared.setting import (
     _os_list,
     _positive_float,
     _positive_int,
+    _reject_or_warn,
     _resource_group,
     _taint,
     _text,
@@ -283,12 +284,31 @@ SETTINGS: tuple[Setting, ...] = (
         "CLUSTER_DNS_IP", "", _text, "Cluster DNS service IP given to groups in a subnet (pod dnsPolicy ClusterFirst)."
     ),
     Setting("CLUSTER_DOMAIN", "cluster.local", _text, "Cluster domain for DNS search paths."),
+    Setting("CLUSTER_CIDR", "", _text, "Pod CIDR given to the kube-proxy extension of groups in a subnet."),
+    Setting(
+        "KUBE_PROXY_SERVICE_ACCOUNT",
+        "aci-connector/aci-connector-kube-proxy",
+        _text,
+        "namespace/name of the ServiceAccount whose token the kube-proxy extension uses; empty: no extension.",
+    ),
+    Setting(
+        "SERVICE_ACCOUNT_TOKEN_MAX_SECONDS",
+        "31536000",
+        _positive_int,
+        "Longest lifetime asked for the ServiceAccount tokens mounted into groups (ACI cannot refresh them).",
+    ),
     Setting(
         "SERVICE_ACCOUNT_TOKEN",
         "",
         _text,
-        "Token mounted for projected serviceAccountToken volumes; empty drops those volumes with a warning.",
+        "Fallback token for serviceAccountToken volumes when no cluster issues one (standalone mode).",
         secret=True,
+    ),
+    Setting(
+        "UNENFORCEABLE_POD_FIELDS",
+        "reject",
+        _reject_or_warn,
+        "reject or warn: run pods whose hardening ACI cannot enforce (readOnlyRootFilesystem, TCP probes...).",
     ),
     Setting("ACI_MAX_CPU", "4", _positive_float, "Largest CPU total one container group may request in the region."),
     Setting(

@@ -111,3 +111,10 @@ def _at_least_a_minute(value: str) -> int:
     if number < 60:
         raise ValueError(f"expected at least 60 seconds (one ARM read per minute at most), got {value!r}")
     return number
+
+
+def _reject_or_warn(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("reject", "warn"):
+        raise ValueError(f"expected reject or warn, got {value!r}")
+    return value

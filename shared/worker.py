@@ -30,13 +30,14 @@ from shared.errors import (
     ThrottledError,
 )
 from shared.handlers import notes
-from shared.handlers.notes import WAITING_REASON, fields, key_name, key_ns, uid
+from shared.handlers.notes import VOLUME_WAIT_REASON, WAITING_REASON, fields, key_name, key_ns, uid
+from shared.kube import pod_inputs
+from shared.kube.claims import ClaimPending
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef, parse_message
 from shared.naming import container_group_name
 from shared.status import pod_status_from_container_group, status_differs
 from shared.translate import translate_pod
-from shared.translate.refs import fetch_references
 
 log = logging.getLogger("aci_connector.worker")
 
@@ -62,6 +63,8 @@ class Context:
     aci: Any
     queue: Any
     kube: Any | None
+    images: Any = None
+    """The image config resolver (shared.registry); None: the process-wide one."""
 
 
 @dataclass(frozen=True)
@@ -215,10 +218,17 @@ def _upsert(ref: PodRef, pod: dict[str, Any] | None, ctx: Context) -> Outcome:
 
 def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     name = container_group_name(pod)
-    secrets, config_maps = fetch_references(ctx.kube, pod)
-    translation = translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=ctx.settings)
+    try:
+        inputs = pod_inputs.gather(ctx.kube, pod, ctx.settings, pod_inputs.resolver(ctx.images, ctx.settings))
+    except ClaimPending as waiting:  # a kubelet waits for the volume too; the reconciler enqueues the pod again
+        if (pod.get("status") or {}).get("message") != str(waiting):
+            notes.patch_status(ctx, pod, {"phase": "Pending", "reason": VOLUME_WAIT_REASON, "message": str(waiting)})
+        return Outcome("waiting", str(waiting))
+    draft = translate_pod(inputs.pod, settings=ctx.settings, **inputs.draft())  # placeholder credentials
+    in_subnet = bool(draft.body["properties"].get("subnetIds"))
     cluster = cluster_id(ctx.settings, ctx.kube)
-    body = tags.with_cluster(with_spec_hash(translation.body, tags.references_version(secrets, config_maps)), cluster)
+    version = tags.references_version(inputs.secrets, inputs.config_maps)
+    body = tags.with_cluster(with_spec_hash(draft.body, version), cluster)
     built = {tags.SPEC_HASH_ANNOTATION: body["tags"][SPEC_HASH_TAG]}
     if _annotations(pod).get(tags.SPEC_HASH_ANNOTATION) == built[tags.SPEC_HASH_ANNOTATION]:
         # We PUT this very spec for this pod incarnation and said so on the pod: no ARM read needed (a relay
@@ -236,10 +246,12 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         if _same_spec(existing, body):
             # A worker that died after ARM accepted the PUT left the announcements undone: finish them now,
             # before the annotation that lets the next repeat skip this read.
-            notes.announce_created(ctx, pod, name, translation.warnings)
+            notes.announce_created(ctx, pod, name, pod_inputs.limit_events(draft, inputs, {}, in_subnet))
             notes.patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
             return Outcome("unchanged", "group already matches the pod", group=name)
-    accepted = ctx.aci.begin_create_or_update(name, body)
+    tokens, proxy = pod_inputs.credentials(ctx.kube, inputs, ctx.settings, in_subnet=in_subnet)
+    translation = translate_pod(inputs.pod, settings=ctx.settings, **inputs.final(tokens, proxy))
+    accepted = ctx.aci.begin_create_or_update(name, {**translation.body, "tags": body["tags"]})
     log_with(log, logging.INFO, "container group accepted by ARM", fields=subject_fields(pod, group=name))
     # Close the race with a delete that ran before our PUT landed: re-read, and undo if the pod went away.
     current = ctx.kube.get_pod(key_ns(pod), key_name(pod))
@@ -247,7 +259,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         ctx.aci.begin_delete(name)
         return Outcome("undone", "pod was deleted while its group was being created", group=name)
     if existing is None:  # before the spec-hash annotation: once it is written, a repeat skips the ARM read
-        notes.announce_created(ctx, pod, name, translation.warnings, known_missing=True)
+        events = pod_inputs.limit_events(translation, inputs, tokens, in_subnet)
+        notes.announce_created(ctx, pod, name, events, known_missing=True)
     status = pod_status_from_container_group(accepted, current)
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note

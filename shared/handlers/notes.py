@@ -26,6 +26,8 @@ log = logging.getLogger("aci_connector.worker")
 
 WAITING_REASON = "WaitingForACICapacity"
 """status.reason while ARM throttles or the ACI quota is exhausted; cleared once the group is accepted."""
+VOLUME_WAIT_REASON = "WaitingForVolume"
+"""status.reason while a PersistentVolumeClaim of the pod is unbound or missing (the kubelet waits too)."""
 GAVE_UP_REASON = "ProviderUnavailable"
 """status.reason (pod stays Pending) and Warning Event when ARM kept failing for MAX_ATTEMPTS re-queues."""
 IN_FLIGHT_GRACE = 120.0
@@ -44,9 +46,10 @@ def fields(message: Message) -> dict[str, str]:
 
 
 def announce_created(
-    ctx: Context, pod: dict[str, Any], name: str, warnings: list[str], *, known_missing: bool = False
+    ctx: Context, pod: dict[str, Any], name: str, events: list[tuple[str, str]], *, known_missing: bool = False
 ) -> None:
-    """The Scheduled CloudEvent, then FieldsIgnored and ProviderCreated Events, each at most once per pod uid.
+    """The Scheduled CloudEvent, then the Warning Events (FieldsIgnored, UnenforcedFields, ... from
+    shared/kube/pod_inputs.py limit_events) and ProviderCreated, each at most once per pod uid.
 
     Event names are deterministic (shared.kube.recorder) and so is the CloudEvent id, so a redelivered message
     checks for the ProviderCreated Event (written last) and repeats whatever a crash cut short.
@@ -55,8 +58,8 @@ def announce_created(
     if not known_missing and ctx.kube.get_namespaced("events", key_ns(pod), created["metadata"]["name"]):
         return
     publish_pod_transition("scheduled", pod, group_name=name)
-    if warnings:
-        record(ctx, pod, "FieldsIgnored", "Ignored by ACI: " + "; ".join(warnings), "Warning")
+    for reason, text in events:
+        record(ctx, pod, reason, text, "Warning")
     ctx.kube.create_event(key_ns(pod), created)
 
 

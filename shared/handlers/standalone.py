@@ -15,6 +15,7 @@ from datetime import datetime
 
 from shared import tags
 from shared.errors import PermanentError
+from shared.kube import pod_inputs
 from shared.logs import log_with, subject_fields
 from shared.messages import Message, PodRef
 from shared.naming import container_group_name
@@ -44,7 +45,9 @@ def handle(message: Message, ctx: Context) -> Outcome:
             return Outcome("dropped", f"upsert from {message.ts} is older than the delete at {deleted_at}", group=name)
         ctx.queue.clear_deleted(name)
     try:
-        body = with_spec_hash(translate_pod(manifest, settings=ctx.settings).body)
+        resolver = pod_inputs.resolver(ctx.images, ctx.settings)
+        images = pod_inputs.standalone_images(manifest, {}, resolver, pod_inputs.node_os(manifest, ctx.settings))
+        body = with_spec_hash(translate_pod(manifest, settings=ctx.settings, images=images).body)
         body = tags.with_cluster(body, cluster_id(ctx.settings, None))
         existing = ctx.aci.get(name)
         if existing is not None and _same_spec(existing, body):

@@ -223,6 +223,12 @@ class KubeClient:
                 "PATCH", f"{path}/{_q(event['metadata']['name'])}", body=patch, content_type=MERGE_PATCH
             )
 
+    def create_token(self, namespace: str, service_account: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """TokenRequest (authentication.k8s.io/v1) for a ServiceAccount; returns its status (token, expiry)."""
+        path = f"/api/v1/namespaces/{_q(namespace)}/serviceaccounts/{_q(service_account)}/token"
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        return (self.request("POST", path, body=body) or {}).get("status") or {}
+
     # -- cluster-scoped ----------------------------------------------------------------------------------------------
 
     def get(self, path: str) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ from shared.reconcile.pods import DELETED_REASON, PROVISIONING_FAILED_REASON, TE
 from shared.reconcile.report import CycleReport, ReconcileConfig
 from shared.reconcile.retry import retry_tags
 from shared.status import pod_status_for_missing_group, status_differs
-from shared.translate.refs import fetch_references
 from shared.worker import Context
 
 log = logging.getLogger("aci_connector.reconcile")
@@ -174,15 +173,15 @@ class PodWrites:
 
     def _retry(self, name: str, pod: dict[str, Any], group: dict[str, Any], report: CycleReport) -> None:
         """Re-deploy a Failed group: the same translated spec, with the attempt counted in its tags."""
-        from shared.translate import translate_pod
+        from shared.kube import pod_inputs
+        from shared.kube.claims import ClaimPending
         from shared.worker import cluster_id
 
         try:
-            secrets, config_maps = fetch_references(self.ctx.kube, pod)
-            body = tags.with_spec_hash(
-                translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=self.ctx.settings).body,
-                tags.references_version(secrets, config_maps),
-            )
+            translation, inputs = pod_inputs.translate_for_create(self.ctx.kube, pod, self.ctx.settings)
+            body = tags.with_spec_hash(translation.body, tags.references_version(inputs.secrets, inputs.config_maps))
+        except ClaimPending:
+            return  # the claim went away meanwhile: a later cycle retries
         except PermanentError as error:
             self._fail_pod(pod, PROVISIONING_FAILED_REASON, str(error), report)
             return

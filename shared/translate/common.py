@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 from shared.errors import UnsupportedPodSpec
 
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+ANNOTATION_UNENFORCEABLE = "aci-connector.io/unenforceable-fields"
+"""Per-pod choice (warn or reject) over the UNENFORCEABLE_POD_FIELDS setting."""
 
 
 def reject(path: str, reason: str) -> NoReturn:
@@ -41,6 +43,8 @@ class TranslateOptions:
     service_account_token: str = ""
     ca_cert: str = ""
     node_ip: str = ""
+    unenforceable: str = "reject"
+    cluster_cidr: str = ""
 
     @classmethod
     def from_settings(cls, settings: Any) -> TranslateOptions:
@@ -75,6 +79,8 @@ class TranslateOptions:
             service_account_token=str(get("SERVICE_ACCOUNT_TOKEN", "")).strip(),
             ca_cert=str(get("KUBE_CA_CERT", "")),
             node_ip=str(get("VIRTUAL_NODE_IP", "")).strip(),
+            unenforceable=str(get("UNENFORCEABLE_POD_FIELDS", base.unenforceable)),
+            cluster_cidr=str(get("CLUSTER_CIDR", "")).strip(),
         )
 
 
@@ -99,6 +105,15 @@ class Context:
     options: TranslateOptions
     windows: bool = False
     warnings: list[str] = field(default_factory=list)
+    images: Mapping[str, Any] = field(default_factory=dict)
+    """Image reference -> its config ({"Entrypoint": [...], "Cmd": [...]}) or {"error": why}, from the worker."""
+    tokens: Mapping[str, str] = field(default_factory=dict)
+    """"<volume>/<path>" of a projected serviceAccountToken source -> the token the worker requested."""
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    """PersistentVolumeClaim name -> {"azureFile": {...}} or {"error": why}, from the worker."""
+    lenient: bool = False
+    """UNENFORCEABLE_POD_FIELDS=warn (or the pod's annotation): run hardening ACI cannot enforce, and say so."""
+    unenforced: list[str] = field(default_factory=list)
     _decoded: dict[tuple[str, str], dict[str, bytes] | None] = field(default_factory=dict)
 
     @property
@@ -111,6 +126,16 @@ class Context:
 
     def warn(self, path: str, reason: str) -> None:
         self.warnings.append(f"{path}: {reason}")
+
+    def unenforceable(self, path: str, reason: str) -> None:
+        """Hardening ACI cannot apply: refused, or run without it (listed for a Warning Event) when lenient."""
+        if not self.lenient:
+            reject(
+                path,
+                f"{reason}; to run the pod without it set UNENFORCEABLE_POD_FIELDS=warn "
+                f"or annotate the pod {ANNOTATION_UNENFORCEABLE}=warn",
+            )
+        self.unenforced.append(f"{path}: {reason}")
 
     def secret_data(self, name: str) -> dict[str, bytes] | None:
         """Decoded data of a Secret of the pod's namespace (data + stringData), None when absent."""

@@ -22,14 +22,25 @@ _CONTAINER_WARNED = {
 def _argv(ctx: Context, container: dict[str, Any], path: str, env: dict[str, Any]) -> list[str] | None:
     command, args = container.get("command"), container.get("args")
     if args and not command:
-        reject(
-            f"{path}.args",
-            "ACI replaces the image ENTRYPOINT whenever arguments are given, so args alone cannot keep it; "
-            "set command to the full argv (entrypoint followed by the args)",
-        )
+        # Kubernetes keeps the image ENTRYPOINT and replaces its CMD; ACI's command replaces both.
+        return _image_entrypoint(ctx, container, path) + expand_argv(list(args), env, f"{path}.args")
     if not command:
         return None
     return expand_argv(list(command), env, f"{path}.command") + expand_argv(list(args or []), env, f"{path}.args")
+
+
+def _image_entrypoint(ctx: Context, container: dict[str, Any], path: str) -> list[str]:
+    """The ENTRYPOINT of the container's image, as the worker read it from the registry."""
+    image = str(container.get("image") or "").strip()
+    config = ctx.images.get(image) or {}
+    if "Entrypoint" not in config:
+        why = config.get("error") or "the image config was not read"
+        reject(
+            f"{path}.args",
+            f"ACI replaces the image ENTRYPOINT whenever arguments are given and the ENTRYPOINT of {image!r} "
+            f"is unknown ({why}); set command to the full argv (entrypoint followed by the args)",
+        )
+    return [str(part) for part in config.get("Entrypoint") or []]
 
 
 def _common(
@@ -69,8 +80,9 @@ def _container(
     resources: dict[str, ContainerResources],
     volumes: Volumes,
 ) -> dict[str, Any]:
-    if container.get("restartPolicy"):
-        reject(f"{path}.restartPolicy", "per-container restart policies are not available on ACI")
+    for key in ("restartPolicy", "restartPolicyRules"):
+        if container.get(key):
+            reject(f"{path}.{key}", "per-container restart policies are not available on ACI")
     for key, reason in _CONTAINER_WARNED.items():
         if container.get(key):
             ctx.warn(f"{path}.{key}", f"ignored: {reason}")
@@ -112,12 +124,13 @@ _DEFAULT_FAILURES = 3
 _PROBE_TIMING = ("initialDelaySeconds", "periodSeconds", "failureThreshold", "successThreshold", "timeoutSeconds")
 
 
-def _probe(ctx: Context, probe: dict[str, Any], path: str, container: dict[str, Any]) -> dict[str, Any]:
+def _probe(ctx: Context, probe: dict[str, Any], path: str, container: dict[str, Any]) -> dict[str, Any] | None:
+    """The ACI probe, or None when the pod runs without it (a TCP or gRPC probe, UNENFORCEABLE_POD_FIELDS=warn)."""
     out: dict[str, Any] = {}
-    if probe.get("tcpSocket"):
-        reject(f"{path}.tcpSocket", "ACI has no TCP probe; use an exec or httpGet probe")
-    if probe.get("grpc"):
-        reject(f"{path}.grpc", "ACI has no gRPC probe; use an exec or httpGet probe")
+    for kind, label in (("tcpSocket", "TCP"), ("grpc", "gRPC")):
+        if probe.get(kind):
+            ctx.unenforceable(f"{path}.{kind}", f"ACI has no {label} probe; it is not run")
+            return None
     if probe.get("exec"):
         command = (probe["exec"] or {}).get("command") or []
         if not command:
@@ -160,12 +173,12 @@ def _http_get(http: dict[str, Any], path: str, container: dict[str, Any]) -> dic
 
 def _probes(ctx: Context, container: dict[str, Any], path: str, ports: list[Any], props: dict[str, Any]) -> None:
     for key in ("livenessProbe", "readinessProbe"):
-        if container.get(key):
-            props[key] = _probe(ctx, container[key], f"{path}.{key}", container)
+        probe = _probe(ctx, container[key], f"{path}.{key}", container) if container.get(key) else None
+        if probe is not None:
+            props[key] = probe
     startup = container.get("startupProbe")
-    if not startup:
+    if not startup or _probe(ctx, startup, f"{path}.startupProbe", container) is None:
         return
-    _probe(ctx, startup, f"{path}.startupProbe", container)
     if "livenessProbe" not in props:
         ctx.warn(f"{path}.startupProbe", "dropped: ACI has no startup probe and there is no liveness probe to delay")
         return

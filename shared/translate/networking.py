@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -17,6 +18,10 @@ from shared.translate.common import Context, reject
 
 DNS_NAME_LABEL = re.compile(r"^[a-z][-a-z0-9]{3,61}[a-z0-9]$")
 MAX_PORTS_PER_IP = 5
+MAX_NAMESERVERS, MAX_SEARCHES, MAX_SEARCH_CHARS = 3, 32, 2048
+"""The kubelet's resolv.conf limits (validation.MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars)."""
+KUBE_PROXY_VERSION = "v1.9.10"
+"""The kubeVersion setting azure-aci sends; ACI chooses its kube-proxy build."""
 
 
 def _ports(container: dict[str, Any], path: str) -> list[dict[str, Any]]:
@@ -77,8 +82,20 @@ def _network(ctx: Context, annotations: dict[str, Any], containers: list[dict], 
             ip["dnsNameLabel"] = label
         properties["ipAddress"] = ip
     dns = _dns_config(ctx, annotations, bool(subnets))
-    if dns:
+    if dns and ctx.windows:
+        ctx.warn("spec.dnsPolicy", "ignored: ACI applies no DNS settings to Windows groups")
+    elif dns:
         properties["dnsConfig"] = dns
+
+
+def kube_proxy_extension(kubeconfig: str, cluster_cidr: str) -> dict[str, Any]:
+    """ACI's kube-proxy extension (as virtual-kubelet azure-aci sends it): settings clear, kubeconfig protected."""
+    settings = {"kubeVersion": KUBE_PROXY_VERSION}
+    if cluster_cidr:
+        settings["clusterCidr"] = cluster_cidr
+    protected = {"kubeConfig": base64.b64encode(kubeconfig.encode("utf-8")).decode("ascii")}
+    properties = {"extensionType": "kube-proxy", "version": "1.0", "settings": settings, "protectedSettings": protected}
+    return {"name": "kube-proxy", "properties": properties}
 
 
 def _dns_config(ctx: Context, annotations: dict[str, Any], in_subnet: bool) -> dict[str, Any] | None:
@@ -112,6 +129,11 @@ def _dns_config(ctx: Context, annotations: dict[str, Any], in_subnet: bool) -> d
         options[option.get("name") or ""] = option.get("value")
     if not servers:
         return None
+    if len(servers) > MAX_NAMESERVERS:
+        ctx.warn("spec.dnsConfig.nameservers", f"only the first {MAX_NAMESERVERS} are used, as the kubelet does")
+        servers = servers[:MAX_NAMESERVERS]
+    while len(searches) > MAX_SEARCHES or len(" ".join(searches)) > MAX_SEARCH_CHARS:
+        ctx.warn("spec.dnsConfig.searches", f"{searches.pop()!r} dropped: resolv.conf search limits, as the kubelet")
     out: dict[str, Any] = {"nameServers": servers}
     if searches:
         out["searchDomains"] = " ".join(searches)

@@ -27,9 +27,9 @@ from shared.translate.annotations import (
     _tags,
     _zones,
 )
-from shared.translate.common import Context, TranslateOptions, reject
+from shared.translate.common import ANNOTATION_UNENFORCEABLE, Context, TranslateOptions, reject
 from shared.translate.containers import _container, _init_container
-from shared.translate.networking import _network
+from shared.translate.networking import _network, kube_proxy_extension
 from shared.translate.resources import resolve_resources
 from shared.translate.security import _pod_security_context
 from shared.translate.volumes import translate_volumes
@@ -56,6 +56,8 @@ class Translation:
     name: str
     body: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    unenforced: list[str] = field(default_factory=list)
+    """Hardening the pod asked for that runs without enforcement (UNENFORCEABLE_POD_FIELDS=warn), each "path: why"."""
 
 
 def pod_os(pod: Mapping[str, Any], options: TranslateOptions) -> str:
@@ -82,12 +84,31 @@ def translate_pod(
     secrets: Mapping[str, Any] | None = None,
     config_maps: Mapping[str, Any] | None = None,
     settings: Any = None,
+    images: Mapping[str, Any] | None = None,
+    tokens: Mapping[str, str] | None = None,
+    claims: Mapping[str, Any] | None = None,
+    kube_proxy: str | None = None,
 ) -> Translation:
-    """The container group for a pod, with the warnings to report on the pod (as an Event)."""
+    """The container group for a pod, with the warnings to report on the pod (as an Event).
+
+    The worker resolves what needs I/O and passes it in: `images` (image -> config with Entrypoint/Cmd,
+    or {"error": why}) for containers with args and no command, `tokens` ("<volume>/<path>" -> token) for
+    projected serviceAccountToken sources, `claims` (claim -> {"azureFile": ...} or {"error": why}) and
+    `kube_proxy` (the kubeconfig of the kube-proxy extension, for groups in a virtual network).
+    """
     if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
         reject("spec", "a Pod object with a spec is required")
     options = TranslateOptions.from_settings(settings)
-    ctx = Context(pod=pod, secrets=secrets or {}, config_maps=config_maps or {}, options=options)
+    ctx = Context(
+        pod=pod,
+        secrets=secrets or {},
+        config_maps=config_maps or {},
+        options=options,
+        images=images or {},
+        tokens=tokens or {},
+        claims=claims or {},
+    )
+    ctx.lenient = _lenient(ctx)
     os_type = pod_os(pod, options)
     ctx.windows = os_type == "Windows"
     spec = ctx.spec
@@ -135,7 +156,17 @@ def translate_pod(
     zones = _zones(annotations)
     if zones:
         body["zones"] = zones
-    return Translation(name=container_group_name(pod), body=body, warnings=ctx.warnings)
+    if kube_proxy and properties.get("subnetIds") and not ctx.windows:
+        properties["extensions"] = [kube_proxy_extension(kube_proxy, options.cluster_cidr)]
+    return Translation(name=container_group_name(pod), body=body, warnings=ctx.warnings, unenforced=ctx.unenforced)
+
+
+def _lenient(ctx: Context) -> bool:
+    """UNENFORCEABLE_POD_FIELDS, unless the pod's annotation chooses for itself."""
+    asked = str((ctx.metadata.get("annotations") or {}).get(ANNOTATION_UNENFORCEABLE, "")).strip().lower()
+    if asked not in ("", "warn", "reject"):
+        reject(f"metadata.annotations['{ANNOTATION_UNENFORCEABLE}']", f"{asked!r} is not warn or reject")
+    return (asked or ctx.options.unenforceable) == "warn"
 
 
 def pod_to_container_group(
@@ -144,9 +175,23 @@ def pod_to_container_group(
     secrets: Mapping[str, Any] | None = None,
     config_maps: Mapping[str, Any] | None = None,
     settings: Any = None,
+    images: Mapping[str, Any] | None = None,
+    tokens: Mapping[str, str] | None = None,
+    claims: Mapping[str, Any] | None = None,
+    kube_proxy: str | None = None,
 ) -> dict[str, Any]:
-    """The ARM request body only (see translate_pod for the warnings)."""
-    return translate_pod(pod, secrets=secrets, config_maps=config_maps, settings=settings).body
+    """The ARM request body only (see translate_pod for the warnings and the resolved inputs)."""
+    translation = translate_pod(
+        pod,
+        secrets=secrets,
+        config_maps=config_maps,
+        settings=settings,
+        images=images,
+        tokens=tokens,
+        claims=claims,
+        kube_proxy=kube_proxy,
+    )
+    return translation.body
 
 
 def _restart_policy(spec: dict[str, Any]) -> str:
@@ -169,6 +214,7 @@ _POD_WARNED = {
     "hostname": "ACI sets the hostname of the group itself",
     "subdomain": "ACI sets the hostname of the group itself",
     "setHostnameAsFQDN": "ACI sets the hostname of the group itself",
+    "hostnameOverride": "ACI sets the hostname of the group itself",
     "ephemeralContainers": "containers cannot be added to a running ACI group",
     "readinessGates": "the connector reports readiness from ACI probes only",
     "activeDeadlineSeconds": "not enforced by ACI; the group runs until it ends or the pod is deleted",

@@ -28,13 +28,14 @@ def _pod_security_context(ctx: Context) -> None:
 def _check_hardening(ctx: Context, context: dict[str, Any], path: str) -> None:
     """Hardening the pod asks for that ACI cannot apply is refused rather than silently weakened."""
     if context.get("seLinuxOptions"):
-        reject(f"{path}.seLinuxOptions", "ACI does not apply SELinux labels")
-    seccomp = (context.get("seccompProfile") or {}).get("type")
-    if seccomp not in (None, "RuntimeDefault"):
-        reject(f"{path}.seccompProfile", f"ACI applies its default seccomp profile only (asked: {seccomp})")
-    apparmor = (context.get("appArmorProfile") or {}).get("type")
-    if apparmor not in (None, "RuntimeDefault"):
-        reject(f"{path}.appArmorProfile", f"ACI applies its default AppArmor profile only (asked: {apparmor})")
+        ctx.unenforceable(f"{path}.seLinuxOptions", "ACI does not apply SELinux labels")
+    for key, label in (("seccompProfile", "seccomp"), ("appArmorProfile", "AppArmor")):
+        kind = (context.get(key) or {}).get("type")
+        if kind == "Localhost":
+            ctx.unenforceable(f"{path}.{key}", f"ACI applies its default {label} profile only, not a node's own")
+        elif kind not in (None, "RuntimeDefault"):
+            # Unconfined asks for less confinement than ACI's default: the workload could break, not just weaken.
+            reject(f"{path}.{key}", f"ACI applies its default {label} profile only (asked: {kind})")
     windows = context.get("windowsOptions") or {}
     if windows.get("hostProcess"):
         reject(f"{path}.windowsOptions.hostProcess", "there is no host on ACI to run a host process on")
@@ -52,7 +53,7 @@ def _security_context(ctx: Context, container: dict[str, Any], path: str) -> dic
     if context.get("privileged"):
         reject(f"{sc_path}.privileged", "ACI does not run privileged containers")
     if context.get("readOnlyRootFilesystem"):
-        reject(f"{sc_path}.readOnlyRootFilesystem", "ACI cannot make the root filesystem read-only")
+        ctx.unenforceable(f"{sc_path}.readOnlyRootFilesystem", "ACI cannot make the root filesystem read-only")
     if context.get("procMount") not in (None, "Default"):
         reject(f"{sc_path}.procMount", "ACI uses the default /proc mount only")
     out: dict[str, Any] = {}
@@ -70,7 +71,8 @@ def _security_context(ctx: Context, container: dict[str, Any], path: str) -> dic
     if non_root and out.get("runAsUser") == 0:
         reject(f"{sc_path}.runAsNonRoot", "runAsNonRoot with runAsUser 0 can never start")
     if non_root and "runAsUser" not in out:
-        ctx.warn(f"{sc_path}.runAsNonRoot", "not verified: ACI cannot check the image's user; set runAsUser")
+        where = sc_path if "runAsNonRoot" in context else "spec.securityContext"
+        ctx.warn(f"{where}.runAsNonRoot", "not verified: ACI cannot check the image's user; set runAsUser")
     if out and ctx.windows:
         reject(sc_path, "ACI Windows containers take no security context")
     return out or None

@@ -27,7 +27,6 @@ ACCOUNT_KEY_KEY = "azurestorageaccountkey"
 KUBE_ROOT_CA = "kube-root-ca.crt"
 _UNSUPPORTED_KINDS = (
     "hostPath",
-    "persistentVolumeClaim",
     "nfs",
     "ephemeral",
     "image",
@@ -179,14 +178,16 @@ def _projected(
             files.update(_downward_files(ctx, items, f"{source_path}.downwardAPI", resources))
         elif "serviceAccountToken" in source:
             token = source["serviceAccountToken"] or {}
-            if not ctx.options.service_account_token:
-                ctx.warn(f"{source_path}.serviceAccountToken", "dropped: no SERVICE_ACCOUNT_TOKEN is configured")
-                continue
             target = token.get("path") or ""
+            issued = ctx.tokens.get(f"{volume.get('name') or ''}/{target}")
+            if issued is None and not ctx.options.service_account_token:
+                why = "dropped: no token was requested and SERVICE_ACCOUNT_TOKEN is empty"
+                ctx.warn(f"{source_path}.serviceAccountToken", why)
+                continue
             _check_file_path(target, f"{source_path}.serviceAccountToken.path")
-            if token.get("audience"):
+            if issued is None and token.get("audience"):
                 ctx.warn(f"{source_path}.serviceAccountToken.audience", "ignored: the configured token has its own")
-            files[target] = _b64(ctx.options.service_account_token.encode("utf-8"))
+            files[target] = _b64((issued or ctx.options.service_account_token).encode("utf-8"))
         else:
             kind = next(iter(source), "?")
             reject(f"{source_path}.{kind}", "this projected source is not available on ACI")
@@ -267,7 +268,8 @@ def _translate_one(
         )
         return _files_volume(name, files)
     if "projected" in volume:
-        if _is_api_access(volume) and (ctx.windows or not ctx.options.service_account_token):
+        requested = any(key.startswith(f"{name}/") for key in ctx.tokens)
+        if _is_api_access(volume) and (ctx.windows or not (requested or ctx.options.service_account_token)):
             ctx.warn(path, "dropped: service-account token volume (no SERVICE_ACCOUNT_TOKEN configured)")
             return None
         return _files_volume(name, _projected(ctx, volume, f"{path}.projected", resources))
@@ -288,6 +290,8 @@ def _translate_one(
         return {"name": name, "azureFile": share}
     if "csi" in volume:
         return {"name": name, "azureFile": _csi(ctx, volume["csi"] or {}, f"{path}.csi")}
+    if "persistentVolumeClaim" in volume:
+        return {"name": name, "azureFile": _claim(ctx, volume["persistentVolumeClaim"] or {}, path)}
     if "gitRepo" in volume:
         ref = volume["gitRepo"] or {}
         if not ref.get("repository"):
@@ -303,6 +307,18 @@ def _translate_one(
             )
     kind = next((key for key in volume if key != "name"), "?")
     reject(f"{path}.{kind}", "unknown volume type")
+
+
+def _claim(ctx: Context, ref: dict[str, Any], path: str) -> dict[str, Any]:
+    """The Azure Files share the worker found behind a bound claim (shared/kube/claims.py)."""
+    claim = ctx.claims.get(ref.get("claimName") or "") or {}
+    if "azureFile" not in claim:
+        why = claim.get("error") or "ACI mounts only claims bound to an Azure Files share the connector read"
+        reject(f"{path}.persistentVolumeClaim", why)
+    share = dict(claim["azureFile"])
+    if ref.get("readOnly"):
+        share["readOnly"] = True
+    return share
 
 
 def _csi(ctx: Context, csi: dict[str, Any], path: str) -> dict[str, Any]:

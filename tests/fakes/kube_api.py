@@ -32,6 +32,7 @@ from tests.fakes.kube_resources import ResourceType, resolve
 from tests.fakes.kube_reviews import ACCESS_REVIEWS, TOKEN_REVIEWS, Reviews
 from tests.fakes.kube_selectors import parse_field_selector, parse_label_selector
 from tests.fakes.kube_store import KubeStore
+from tests.fakes.kube_tokens import token_request
 
 JSON_TYPE = "application/json"
 _SHUTDOWN = ("SHUTDOWN", {})
@@ -238,6 +239,8 @@ class KubeApiServer:
         """Consulted on every resource request before it is counted or served (tests/fakes/kube_rbac.py)."""
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.bookmark_interval = bookmark_interval
+        self.max_token_seconds: int | None = None
+        """Caps TokenRequest lifetimes like --service-account-max-token-expiration (None: no cap)."""
         self.default_watch_timeout = default_watch_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -464,6 +467,12 @@ class KubeApiServer:
             if verb != "POST":
                 raise method_not_allowed()
             return _json(self.store.bind(ns or "", name, await _body(request)), 201)
+        if sub == "token":
+            if verb != "POST":
+                raise method_not_allowed()
+            getter = lambda plural, namespace, key: self.store.get(resolve(plural), namespace, key)  # noqa: E731
+            body = await _body(request)
+            return _json(token_request(getter, ns or "", name, body, max_seconds=self.max_token_seconds), 201)
         if verb == "GET":
             return _json(self.store.get(rt, ns, name))
         if verb == "PUT":

@@ -85,6 +85,15 @@ CALLS: dict[str, list[Call]] = {
     "get_namespaced:configmaps": [Call("functions", "get", "", "configmaps", ANY_NS)],
     # The worker checks for its ProviderCreated Event before repeating the announcements a crash cut short.
     "get_namespaced:events": [Call("functions", "get", "", "events", ANY_NS)],
+    # shared/kube/pod_inputs.py reads the pod's ServiceAccount (automountServiceAccountToken).
+    "get_namespaced:serviceaccounts": [Call("functions", "get", "", "serviceaccounts", ANY_NS)],
+    # shared/kube/claims.py: a pod's PersistentVolumeClaims and the PersistentVolumes they are bound to.
+    "get_namespaced:persistentvolumeclaims": [Call("functions", "get", "", "persistentvolumeclaims", ANY_NS)],
+    "/api/v1/persistentvolumes/{}": [Call("functions", "get", "", "persistentvolumes", None)],
+    # KubeClient.create_token: TokenRequests for pods' ServiceAccounts (bound to the pod) and for kube-proxy.
+    "/api/v1/namespaces/{}/serviceaccounts/{}/token": [
+        Call("functions", "create", "", "serviceaccounts/token", ANY_NS),
+    ],
     # KubeClient.create_event: POST, then GET + PATCH of the same name to bump its count.
     "/api/v1/namespaces/{}/events": [
         Call("functions", "create", "", "events", ANY_NS),
@@ -126,6 +135,7 @@ KUBE_METHODS: dict[str, list[str]] = {
     "get_namespaced": [],  # by its literal resource argument, see the scan
     "create_event": ["/api/v1/namespaces/{}/events"],
     "namespace_uid": ["/api/v1/namespaces/{}"],
+    "create_token": ["/api/v1/namespaces/{}/serviceaccounts/{}/token"],
 }
 """KubeClient methods that build their own paths; request/get/watch take the caller's path (scanned there)."""
 
@@ -318,7 +328,7 @@ def test_every_manifest_file_parses_and_validates():
 def test_rendered_objects_validate(variant: str, request: pytest.FixtureRequest):
     objects = request.getfixturevalue(variant)
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("ServiceAccount") == 2 and "Deployment" in kinds and "Namespace" in kinds
+    assert kinds.count("ServiceAccount") == 3 and "Deployment" in kinds and "Namespace" in kinds
     for obj in objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
         if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):

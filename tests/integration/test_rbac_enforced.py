@@ -309,7 +309,7 @@ def test_the_workload_identity_overlay_ships_the_same_rbac():
     """So every flow below holds for `kubectl apply -k deploy/overlays/workload-identity/` too."""
     overlay = render(DEPLOY / "overlays" / "workload-identity")
     assert _rbac_objects(overlay) == _rbac_objects(deploy_objects())
-    assert len(_rbac_objects(overlay)) == 8
+    assert len(_rbac_objects(overlay)) == 9  # + the kube-proxy extension's ClusterRoleBinding
 
 
 # ----- (a) the queue worker, as aci-connector-functions ---------------------------------------------------------------

@@ -49,7 +49,10 @@ def _events(kube_api, pod):
 
 
 def test_upsert_creates_the_group_and_reports_pending_truthfully(kube_api, arm, worker_context):
-    pod = _create(kube_api, make_pod())
+    kube_api.create(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "default"}}
+    )
+    pod = _create(kube_api, make_pod(automountServiceAccountToken=False))
     outcome = process_message(_upsert_text(pod), context=worker_context)
     name = container_group_name(pod)
     assert (outcome.action, outcome.group) == ("created", name)
@@ -66,7 +69,8 @@ def test_upsert_creates_the_group_and_reports_pending_truthfully(kube_api, arm, 
     [container_status] = status["containerStatuses"]
     assert container_status["state"] == {"waiting": {"reason": "ContainerCreating"}}
     assert container_status["ready"] is False
-    assert [e["reason"] for e in _events(kube_api, pod)] == ["ProviderCreated"]
+    # not in a virtual network: the pod is told that cluster Services are out of reach
+    assert sorted(e["reason"] for e in _events(kube_api, pod)) == ["ClusterNetworkUnavailable", "ProviderCreated"]
 
 
 def test_duplicate_delivery_puts_once(kube_api, arm, worker_context):
