@@ -20,6 +20,7 @@ from shared.kube.claims import resolve_claims
 from shared.kube.proxy import kube_proxy_token, kubeconfig
 from shared.kube.tokens import (
     IssuedToken,
+    automount,
     issue_tokens,
     service_account_name,
     short_lived,
@@ -89,11 +90,11 @@ def gather(kube: Any, pod: dict[str, Any], settings: Any, resolver: Any) -> PodI
     account_name = service_account_name(pod)
     account = kube.get_namespaced("serviceaccounts", namespace, account_name)
     notes = []
-    if account is None:
+    if account is None and (automount(pod, None) or token_sources(pod)):
         # Admission would have refused the pod; without it (or once the account is deleted) there is no
         # identity to mount: the pod runs without the API-access volume, and is told why.
         notes.append(f"spec.serviceAccountName: ServiceAccount {namespace}/{account_name} not found, no token mounted")
-    else:
+    elif account is not None:
         pod = with_api_access_volume(pod, account)
     secrets, config_maps = fetch_references(kube, pod)
     inputs = PodInputs(pod=pod, secrets=secrets, config_maps=config_maps, notes=notes)
