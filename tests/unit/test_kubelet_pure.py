@@ -149,3 +149,27 @@ def test_stream_options_read_both_spellings() -> None:
 )
 def test_kubelet_authorization_mapping(method: str, path: str, expected: tuple[str, str]) -> None:
     assert request_attributes(method, path) == expected
+
+
+def test_spdy_frames_are_parsed_across_arbitrary_chunks() -> None:
+    import struct
+
+    from shared.relay.kubelet.exec import StreamOptions
+    from shared.relay.kubelet.spdy import PING, SYN_STREAM, FrameReader, choose, control_frame, data_frame, stream_kinds
+
+    wire = (
+        control_frame(SYN_STREAM, struct.pack(">IIH", 1, 0, 0) + b"hdr")
+        + data_frame(3, b"stdin bytes", fin=True)
+        + control_frame(PING, struct.pack(">I", 7))
+    )
+    reader = FrameReader()
+    for index in range(0, len(wire), 5):  # five bytes at a time: frames straddle every chunk boundary
+        assert reader.feed_data(wire[index : index + 5]) == (False, b"")
+    frames = [reader.frames.get_nowait() for _ in range(3)]
+    assert [(f.control, f.kind, f.stream_id) for f in frames] == [(True, SYN_STREAM, 1), (False, 0, 3), (True, PING, 7)]
+    assert frames[1].payload == b"stdin bytes" and frames[1].flags == 1
+    assert reader.frames.empty()
+    assert choose(["v2.channel.k8s.io, v4.channel.k8s.io"]) == "v4.channel.k8s.io"
+    assert choose(["channel.k8s.io"]) is None
+    tty = StreamOptions(command=("sh",), stdin=True, stdout=True, stderr=True, tty=True)
+    assert stream_kinds(tty) == ["error", "stdin", "stdout", "resize"]
