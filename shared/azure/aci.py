@@ -296,11 +296,22 @@ class AciClient:
 
     def list_groups(self) -> Iterator[dict[str, Any]]:
         """Every group of the resource group, following nextLink; list bodies carry no instanceView."""
-        url = f"{self.base_url}{self._group_path('')[:-1]}?api-version={API_VERSION}"
-        while url:
-            page = self._call(lambda url=url: self._send("GET", url))
-            yield from page.get("value") or []
-            url = page.get("nextLink") or ""
+        url: str | None = None
+        while True:
+            items, url = self.list_page(url)
+            yield from items
+            if url is None:
+                return
+
+    def list_page(self, url: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the resource group's groups and its nextLink (None on the last page).
+
+        The reconciler paces the pages itself (each one costs a read of its budget) and may resume
+        from a nextLink in a later cycle.
+        """
+        url = url or f"{self.base_url}{self._group_path('')[:-1]}?api-version={API_VERSION}"
+        page = self._call(lambda: self._send("GET", url))
+        return page.get("value") or [], page.get("nextLink") or None
 
     def usages(self) -> list[dict[str, Any]]:
         """The region's ACI usage and limits (ContainerGroups, StandardCores, ...) as ARM lists them."""
