@@ -728,6 +728,9 @@ class ArmServer:
                 )
             else:
                 sim.current = terminated
+        restarted = policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+        for observe in list(self.state.container_observers):  # outside the lock: observers may call back
+            observe(name, container, "Killing" if restarted else "Terminated")
 
     def fail_image_pull(self, name: str, container: str | None = None, message: str | None = None) -> None:
         """The image cannot be pulled: the container waits, events say why, provisioning ends Failed."""

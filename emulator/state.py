@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +220,9 @@ class ArmState:
         self.delete_mode = "200"  # "200" (body, as recorded), "202" (LRO), "204" (no body)
         self.emit_events = True
         self.rejected_images: set[str] = set()
+        self.container_observers: list[Callable[[str, str, str], None]] = []
+        """Called with (group, container, reason) when a container exits: what feeds a fake Log Analytics
+        workspace's ContainerEvent table (tests/fakes/loganalytics.py), as ACI's diagnostics would."""
         self._ip_counter = 0
 
     # ---- helpers for tests

@@ -103,3 +103,20 @@ def test_a_query_the_workspace_cannot_run_is_an_error_not_an_empty_answer(worksp
     client = logs_client(workspace.url, credential=StaticTokenCredential(), connection_verify=workspace.ca_pem_path)
     with pytest.raises(HttpResponseError):
         client.query_workspace(WORKSPACE, "ContainerEvent | take 1", timespan=None)
+
+
+def test_the_emulators_container_exits_feed_the_workspace(workspace, clock):
+    """The fake is fed as ACI's diagnostics would be: an exit in the ACI emulator becomes a ContainerEvent row."""
+    from shared.translate import translate_pod
+    from tests.fakes.arm_fixtures import fake_arm
+    from tests.fakes.connector_fixtures import make_pod, settings_for
+
+    arm = fake_arm(clock=clock)
+    body = translate_pod(make_pod(), settings=settings_for(None, arm)).body
+    arm.state.upsert(arm.subscription_id, arm.resource_group, "web-group", body)
+    arm.make_ready("web-group")
+    arm.state.container_observers.append(lambda group, container, reason: workspace.add_event(group, reason))
+    changes = feed(workspace, clock, DictStore())
+    arm.terminate("web-group", exit_code=1)
+    clock.advance(61)
+    assert changes.changed().groups == {"web-group"}
