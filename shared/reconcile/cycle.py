@@ -47,6 +47,7 @@ from shared.reconcile.budget import CONFIRM, HOT, STEADY, Candidate, ReadBudget,
 from shared.reconcile.budget import rotation_offset as _rotation
 from shared.reconcile.events import EventWriter
 from shared.reconcile.health import AciHealth
+from shared.reconcile.listing import GroupLister
 from shared.reconcile.nodes import RELAY_STALE_SECONDS, SELF_STALE_SECONDS, LeaseKeeper, NodeUpkeep
 from shared.reconcile.pods import (
     PROVISIONING_FAILED_REASON,
@@ -66,6 +67,16 @@ from shared.status import pod_status_from_container_group
 from shared.worker import Context, cluster_id
 
 log = logging.getLogger("aci_connector.reconcile")
+
+GET_TIME_SHARE = 0.8
+"""No GET is started after this fraction of the schedule: what is left is read next cycle."""
+
+
+def _list_page(aci: Any, url: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One list page; an adapter without paging (a test double) answers with everything as one page."""
+    if hasattr(aci, "list_page"):
+        return aci.list_page(url)
+    return list(aci.list_groups()), None
 
 
 class _ParallelReads:
@@ -102,6 +113,13 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.interval = cycle_interval(settings["RECONCILE_SCHEDULE"])
         self.budget = ReadBudget(settings["ARM_READS_PER_MINUTE"], self.interval, clock=clock)
         self.health = AciHealth(self.config.unready_after_cycles, self.config.unready_after_seconds, clock=clock)
+        self.lister = GroupLister(
+            lambda url: _list_page(self.ctx.aci, url),
+            lambda: self.budget.take(),  # noqa: PLW0108 - late bound: the budget object may be replaced
+            lambda: self.budget.left,
+            self.interval,
+            clock=clock,
+        )
         self.last_read: dict[str, float] = {}
         self.enqueued: dict[str, float] = {}
         self.unclaimed: set[str] = set()
@@ -141,14 +159,16 @@ class Reconciler(PodWrites, NodeUpkeep):
         return RELAY_STALE_SECONDS if self.ctx.settings["RELAY_RENEW_LEASES"] else SELF_STALE_SECONDS
 
     def _cycle(self, report: CycleReport, hot: set[str]) -> None:
+        self._deadline = self.clock() + self.interval * GET_TIME_SHARE
         pods_by_node, complete = self._list_pods(report)
         pods = [pod for node_pods in pods_by_node.values() for pod in node_pods]
         report.pods = len(pods)
         self.budget.begin_cycle()
-        groups = self._list_groups(report)
+        groups, fresh = self._list_groups(report)
         if groups is not None:
             report.groups = len(groups)
-            self._reconcile(pods, groups, complete, hot, report)
+            # What is *absent* from the view (orphans) is judged only when a whole list just completed.
+            self._reconcile(pods, groups, complete and fresh, hot, report)
             self._read_quota_if_due(report)
         report.readiness = self.health.readiness()
         self._apply_nodes(report, pods_by_node=pods_by_node)
@@ -169,21 +189,23 @@ class Reconciler(PodWrites, NodeUpkeep):
                 report.errors.append(f"list pods on {node}: {error}")
         return out, complete
 
-    def _list_groups(self, report: CycleReport) -> list[dict[str, Any]] | None:
-        """This connector's groups, or None when ARM could not be listed (health notes why)."""
-        try:
-            groups = [g for g in self.ctx.aci.list_groups() if tags.is_managed(g)]
-        except ThrottledError as error:
-            self.budget.pause(error.retry_after)
-            report.errors.append(f"list groups throttled: {error}")
-            return None
-        except ConnectorError as error:
-            self.health.failure(error)
-            report.errors.append(f"list groups: {error}")
-            return None
-        self.health.success()
-        report.arm_list_ok = True
-        return groups
+    def _list_groups(self, report: CycleReport) -> tuple[list[dict[str, Any]] | None, bool]:
+        """This connector's groups as this cycle knows them (see shared.reconcile.listing), and whether that
+        view completed this cycle; None when ARM could not be listed (health notes why) or never was yet."""
+        outcome = self.lister.cycle()
+        report.arm_list_pages = outcome.pages
+        if outcome.error is not None:
+            if outcome.throttled:
+                self.budget.pause(outcome.retry_after)
+                report.errors.append(f"list groups throttled: {outcome.error}")
+            else:
+                self.health.failure(RetryableError(outcome.error or "list failed"))
+                report.errors.append(f"list groups: {outcome.error}")
+            return None, False
+        if outcome.pages:
+            self.health.success()
+            report.arm_list_ok = True
+        return outcome.groups, outcome.fresh
 
     # ------------------------------------------------------------------ deciding
 
@@ -280,7 +302,8 @@ class Reconciler(PodWrites, NodeUpkeep):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile-get") as pool:
             while True:
                 while dispatched < len(ordered) and len(in_flight) < workers and not exhausted:
-                    if reads.throttled.is_set() or not self.budget.take():
+                    late = self.clock() >= self._deadline  # the rest waits for the next cycle, never overruns
+                    if late or reads.throttled.is_set() or not self.budget.take():
                         exhausted = True
                         break
                     name = ordered[dispatched]
@@ -308,6 +331,7 @@ class Reconciler(PodWrites, NodeUpkeep):
             report.errors.append(f"GET {name}: {error}")
             return
         self.last_read[name] = self.clock()
+        self.lister.saw(name, group)
         try:
             self._apply(name, pairs[name].pod, group, report)
         except (KubeApiError, ConnectorError) as error:

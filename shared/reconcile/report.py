@@ -35,6 +35,7 @@ class CycleReport:
     groups: int = 0
     arm_list_ok: bool = False
     arm_reads: int = 0
+    arm_list_pages: int = 0
     arm_writes: int = 0
     status_patches: int = 0
     events_written: int = 0
