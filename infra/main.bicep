@@ -116,6 +116,13 @@ param auditBearerToken string = ''
 @description('Access key of EVENTGRID_TOPIC_ENDPOINT (EVENTGRID_TOPIC_KEY); empty uses the app identity (give it EventGrid Data Sender).')
 param eventGridTopicKey string = ''
 
+@description('Log Analytics workspace id for the reconciler change feed (CHANGE_FEED_WORKSPACE_ID); empty: the budgeted sweep alone.')
+param changeFeedWorkspaceId string = ''
+
+@secure()
+@description('Shared key of that workspace (CHANGE_FEED_WORKSPACE_KEY), written into each group\'s diagnostics.')
+param changeFeedWorkspaceKey string = ''
+
 @description('Event Grid topic endpoint for pod lifecycle CloudEvents (EVENTGRID_TOPIC_ENDPOINT); empty publishes nothing.')
 param eventGridTopicEndpoint string = ''
 
@@ -193,6 +200,8 @@ var connectorSettings = {
   DEFAULT_MEMORY_GB: '1.5'
   RECONCILE_SCHEDULE: '*/10 * * * * *'
   ARM_READS_PER_MINUTE: '300'
+  CHANGE_FEED_WORKSPACE_ID: changeFeedWorkspaceId
+  CHANGE_FEED_ENDPOINT: 'https://api.loganalytics.io/v1'
   RELAY_HEALTH_PORT: '8080'
   RELAY_COALESCE_MS: '200'
   RELAY_BUFFER_SIZE: '10000'
@@ -302,6 +311,7 @@ module functionApp 'app/function-app.bicep' = {
     kubeBearerTokenSecretUri: kubeBearerTokenSecretUri
     auditBearerToken: auditBearerToken
     eventGridTopicKey: eventGridTopicKey
+    changeFeedWorkspaceKey: changeFeedWorkspaceKey
     serviceAccountToken: serviceAccountToken
   }
   dependsOn: [

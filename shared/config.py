@@ -154,8 +154,23 @@ SETTINGS: tuple[Setting, ...] = (
         "ARM_READS_PER_MINUTE",
         "300",
         _positive_int,
-        "Budget of ARM GETs per minute the reconciler may spend refreshing steady groups.",
+        "Budget of ARM reads per minute the reconciler spends: list pages and GETs alike.",
     ),
+    Setting(
+        "CHANGE_FEED_WORKSPACE_ID",
+        "",
+        _guid_or_empty,
+        "Log Analytics workspace every group sends its container events to; the reconciler asks it each cycle which "
+        "groups changed and reads those first (docs/reconciler.md). Empty: the budgeted sweep alone.",
+    ),
+    Setting(
+        "CHANGE_FEED_WORKSPACE_KEY",
+        "",
+        _text,
+        "Shared key of that workspace, written into each group's diagnostics (ACI accepts only a key there).",
+        secret=True,
+    ),
+    Setting("CHANGE_FEED_ENDPOINT", "https://api.loganalytics.io/v1", _url, "Log Analytics query API endpoint."),
     Setting("RELAY_HEALTH_PORT", "8080", _positive_int, "Port of the watch relay's /healthz, /readyz and /metrics."),
     Setting(
         "RELAY_COALESCE_MS",

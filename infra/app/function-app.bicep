@@ -25,6 +25,8 @@ param auditBearerToken string
 @secure()
 param eventGridTopicKey string
 @secure()
+param changeFeedWorkspaceKey string
+@secure()
 param serviceAccountToken string
 param serviceName string = 'api'
 
@@ -72,6 +74,7 @@ var secretSettings = {
   KUBE_BEARER_TOKEN: empty(kubeBearerTokenSecretUri) ? kubeBearerToken : '@Microsoft.KeyVault(SecretUri=${kubeBearerTokenSecretUri})'
   AUDIT_BEARER_TOKEN: auditBearerToken
   EVENTGRID_TOPIC_KEY: eventGridTopicKey
+  CHANGE_FEED_WORKSPACE_KEY: changeFeedWorkspaceKey
   SERVICE_ACCOUNT_TOKEN: serviceAccountToken
 }
 

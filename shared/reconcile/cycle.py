@@ -46,6 +46,7 @@ from shared.naming import container_group_name
 from shared.reconcile.budget import CONFIRM, HOT, STEADY, Candidate, ReadBudget, cycle_interval, order_reads
 from shared.reconcile.budget import rotation_offset as _rotation
 from shared.reconcile.events import EventWriter
+from shared.reconcile.feed import FeedDriver
 from shared.reconcile.health import AciHealth
 from shared.reconcile.listing import GroupLister
 from shared.reconcile.nodes import RELAY_STALE_SECONDS, SELF_STALE_SECONDS, LeaseKeeper, NodeUpkeep
@@ -104,8 +105,11 @@ class Reconciler(PodWrites, NodeUpkeep):
         config: ReconcileConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        feed: FeedDriver | None = None,
     ) -> None:
         self.ctx = ctx
+        self.feed = feed
+        """The change feed (shared/reconcile/feed.py): groups with container events become hot reads."""
         self.config = config or ReconcileConfig()
         self.clock = clock
         self.wall = wall
@@ -167,8 +171,12 @@ class Reconciler(PodWrites, NodeUpkeep):
         groups, fresh = self._list_groups(report)
         if groups is not None:
             report.groups = len(groups)
+            if self.feed is not None:
+                hot = hot | self.feed.hot(report.errors)
             # What is *absent* from the view (orphans) is judged only when a whole list just completed.
-            self._reconcile(pods, groups, complete and fresh, hot, report)
+            readable = self._reconcile(pods, groups, complete and fresh, hot, report)
+            if self.feed is not None:
+                self.feed.end_cycle(readable)
             self._read_quota_if_due(report)
         report.readiness = self.health.readiness()
         self._apply_nodes(report, pods_by_node=pods_by_node)
@@ -216,7 +224,8 @@ class Reconciler(PodWrites, NodeUpkeep):
         complete: bool,
         hot: set[str],
         report: CycleReport,
-    ) -> None:
+    ) -> set[str]:
+        """Decide and read; returns the groups this cycle could read (those deferred are read next cycle)."""
         groups = self._ours(groups, pods, report)
         by_name = {g["name"]: g for g in groups if g.get("name")}
         pairs: dict[str, _Pair] = {}
@@ -240,6 +249,7 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.deleting = {n: t for n, t in self.deleting.items() if n in live}
         live_uids = {_uid(p.pod) for p in pairs.values()}
         self.enqueued = {u: t for u, t in self.enqueued.items() if u in live_uids}
+        return {c.name for c in candidates}
 
     def _ours(
         self, groups: list[dict[str, Any]], pods: list[dict[str, Any]], report: CycleReport
@@ -332,6 +342,8 @@ class Reconciler(PodWrites, NodeUpkeep):
             return
         self.last_read[name] = self.clock()
         self.lister.saw(name, group)
+        if self.feed is not None:
+            self.feed.settle((name,))
         try:
             self._apply(name, pairs[name].pod, group, report)
         except (KubeApiError, ConnectorError) as error:
@@ -367,9 +379,11 @@ def get_reconciler() -> Reconciler:
     global _reconciler  # noqa: PLW0603 - state that must outlive an invocation
     with _reconciler_lock:
         if _reconciler is None:
+            from shared.reconcile.feed import feed_from_settings
             from shared.worker import default_context
 
-            _reconciler = Reconciler(default_context())
+            ctx = default_context()
+            _reconciler = Reconciler(ctx, feed=feed_from_settings(ctx.settings, ctx.kube))
         return _reconciler
 
 

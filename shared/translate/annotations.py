@@ -120,6 +120,10 @@ def _sku_and_priority(ctx: Context, annotations: dict[str, Any], properties: dic
 def _diagnostics(ctx: Context, annotations: dict[str, Any], properties: dict[str, Any]) -> None:
     secret_name = str(annotations.get(ANNOTATION_LOG_ANALYTICS) or "").strip()
     if not secret_name:
+        workspace_id, workspace_key = ctx.options.change_feed_workspace
+        if workspace_id and workspace_key:  # the connector's change feed reads this workspace's ContainerEvent
+            log = {"workspaceId": workspace_id, "workspaceKey": workspace_key, "logType": "ContainerInstanceLogs"}
+            properties["diagnostics"] = {"logAnalytics": log}
         return
     path = _annotation_path(ANNOTATION_LOG_ANALYTICS)
     data = ctx.secret_data(secret_name)

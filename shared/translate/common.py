@@ -45,6 +45,8 @@ class TranslateOptions:
     node_ip: str = ""
     unenforceable: str = "reject"
     cluster_cidr: str = ""
+    change_feed_workspace: tuple[str, str] = ("", "")
+    """(workspace id, key) every group sends its container events to, unless the pod names its own."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> TranslateOptions:
@@ -81,6 +83,10 @@ class TranslateOptions:
             node_ip=str(get("VIRTUAL_NODE_IP", "")).strip(),
             unenforceable=str(get("UNENFORCEABLE_POD_FIELDS", base.unenforceable)),
             cluster_cidr=str(get("CLUSTER_CIDR", "")).strip(),
+            change_feed_workspace=(
+                str(get("CHANGE_FEED_WORKSPACE_ID", "")).strip(),
+                str(get("CHANGE_FEED_WORKSPACE_KEY", "")).strip(),
+            ),
         )
 
 

@@ -120,3 +120,56 @@ def test_the_emulators_container_exits_feed_the_workspace(workspace, clock):
     arm.terminate("web-group", exit_code=1)
     clock.advance(61)
     assert changes.changed().groups == {"web-group"}
+
+
+def test_the_reconciler_reads_what_the_feed_names_first_and_its_watermark_survives_a_restart(
+    kube_api, kube, arm, aci_adapter
+):
+    from shared.reconcile import Reconciler
+    from shared.reconcile.feed import WATERMARK_ANNOTATION, FeedDriver, NodeWatermark
+    from shared.worker import Context
+    from tests.fakes.connector_fixtures import NODE, settings_for
+    from tests.integration.test_reconcile_reads import seed
+
+    workspace = LogAnalyticsServer(WORKSPACE, ingestion_delay=0.0)
+    workspace.start()
+    try:
+        client = logs_client(workspace.url, credential=StaticTokenCredential(), connection_verify=workspace.ca_pem_path)
+
+        def driver() -> FeedDriver:
+            return FeedDriver(ContainerEventFeed(WORKSPACE, client, NodeWatermark(kube, NODE)))
+
+        ctx = Context(settings=settings_for(kube_api.url, arm), aci=aci_adapter, queue=None, kube=kube)
+        groups = sorted(seed(kube_api, arm, ctx.settings, 8))
+        for name in groups:
+            arm.make_ready(name)
+        arm.state.container_observers.append(lambda group, container, reason: workspace.add_event(group, reason))
+        rec = Reconciler(ctx, feed=driver())
+        rec.budget.per_minute = 6000
+        rec.run_cycle()  # every group read once: all steady now
+        rec.budget = type(rec.budget)(18, rec.interval)  # 3 reads a cycle: one list page and two GETs
+
+        flagged = groups[-1]  # last in name order: the sweep alone would reach it last
+        arm.terminate(flagged, exit_code=1)
+        report = rec.run_cycle()
+        assert report.arm_reads == 2 and report.errors == []
+        pod = kube_api.get("pods", "default", tags_pod(arm, flagged))
+        assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
+        saved = kube_api.get("nodes", None, NODE)["metadata"]["annotations"][WATERMARK_ANNOTATION]
+
+        again = groups[0]
+        arm.terminate(again, exit_code=1)
+        restarted = Reconciler(ctx, feed=driver())  # the timer moved to another instance
+        restarted.budget = type(restarted.budget)(18, restarted.interval)
+        restarted.run_cycle()
+        restarted.run_cycle()
+        pod = kube_api.get("pods", "default", tags_pod(arm, again))
+        assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
+        assert restarted.feed is not None and restarted.feed.feed.watermark is not None
+        assert restarted.feed.feed.watermark >= datetime.fromisoformat(saved)
+    finally:
+        workspace.stop()
+
+
+def tags_pod(arm, group: str) -> str:
+    return arm.group(group).spec["tags"]["k8s-pod-name"]

@@ -834,3 +834,17 @@ def test_zones_annotation_accepts_a_single_zone_with_a_trailing_separator():
     pod = pod_with()
     pod["metadata"]["annotations"] = {"microsoft.containerinstance.virtualnode.zones": "3;"}
     assert pod_to_container_group(pod)["zones"] == ["3"]
+
+
+def test_the_change_feed_workspace_receives_every_groups_container_events_unless_the_pod_names_its_own():
+    from shared.tags import spec_hash
+
+    workspace = "11111111-2222-3333-4444-555555555555"
+    settings = load_settings({"CHANGE_FEED_WORKSPACE_ID": workspace, "CHANGE_FEED_WORKSPACE_KEY": "a2V5"})
+    body = checked(pod_to_container_group(pod_with(), settings=settings))
+    assert props(body)["diagnostics"] == {
+        "logAnalytics": {"workspaceId": workspace, "workspaceKey": "a2V5", "logType": "ContainerInstanceLogs"}
+    }
+    rotated = load_settings({"CHANGE_FEED_WORKSPACE_ID": workspace, "CHANGE_FEED_WORKSPACE_KEY": "bmV3"})
+    assert spec_hash(body) == spec_hash(pod_to_container_group(pod_with(), settings=rotated))  # no re-PUT on rotation
+    assert "diagnostics" not in props(pod_to_container_group(pod_with()))
