@@ -12,6 +12,14 @@ one JSON line each:
 - `latency S`: every ARM answer takes S seconds more
 - `churn FRACTION SEED`: a container exits (restartPolicy Always brings it back, restart count +1) in that
   fraction of the groups; answers {"changed": [group names]}
+
+With `--ingestion-delay S` (the freshness mode) the emulator runs on a manual clock, every group is Running,
+and a fake Log Analytics workspace (tests/fakes/loganalytics.py) receives each container exit as a
+ContainerEvent row S seconds later; a fourth line `workspace=<url> <ca> <clock start>` follows, and:
+
+- `advance S`: the clock moves S seconds
+- `exit GROUP...`: those groups' containers exit now
+- `restarts GROUP...`: the restart count each group's pod status shows
 """
 
 from __future__ import annotations
@@ -45,19 +53,34 @@ def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
     return names
 
 
-def serve(port: int, pods: int) -> None:
+WORKSPACE = "11111111-2222-3333-4444-555555555555"
+
+
+def serve(port: int, pods: int, ingestion_delay: float | None) -> None:
+    from emulator.clock import ManualClock
     from tests.fakes.arm_fixtures import fake_arm
     from tests.fakes.connector_fixtures import settings_for
     from tests.fakes.kube_api import KubeApiServer
+    from tests.fakes.loganalytics import LogAnalyticsServer
 
     kube_api = KubeApiServer(port=port)
     kube_api.start()
-    arm = fake_arm()
+    clock = ManualClock() if ingestion_delay is not None else None  # freshness: simulated minutes
+    arm = fake_arm(clock=clock)
     arm.start()
     arm.throttle.enabled = False  # the polling baseline would be throttled first
     arm.state.emit_events = True
     names = seed(kube_api, arm, settings_for(kube_api.url, arm), pods)
+    workspace = None
+    if clock is not None and ingestion_delay is not None:
+        for name in names:
+            arm.make_ready(name)
+        workspace = LogAnalyticsServer(WORKSPACE, clock=clock, ingestion_delay=ingestion_delay)
+        workspace.start()
+        arm.state.container_observers.append(lambda group, _container, reason: workspace.add_event(group, reason))
     print(kube_api.url, f"arm={arm.url}", f"ca={arm.ca_pem_path}", sep="\n", flush=True)
+    if workspace is not None and clock is not None:
+        print(f"workspace={workspace.url} {workspace.ca_pem_path} {clock.now()}", flush=True)
     try:
         for line in sys.stdin:
             command, *args = line.split()
@@ -78,10 +101,27 @@ def serve(port: int, pods: int) -> None:
                 for name in changed:
                     arm.terminate(name, exit_code=1)
                 answer = {"changed": changed}
+            elif command == "exit":  # these groups' containers exit now (ACI restarts them)
+                for name in args:
+                    arm.terminate(name, exit_code=1)
+                answer = {"exited": len(args)}
+            elif command == "advance" and clock is not None:
+                clock.advance(float(args[0]))
+                answer = {"now": clock.now()}
+            elif command == "restarts":  # restart counts the pods' statuses show, by group
+                answer = {}
+                for name in args:
+                    pod_name = arm.group(name).spec["tags"]["k8s-pod-name"]
+                    statuses = ((kube_api.get("pods", "default", pod_name) or {}).get("status") or {}).get(
+                        "containerStatuses"
+                    ) or [{}]
+                    answer[name] = int(statuses[0].get("restartCount") or 0)
             else:
                 answer = {"error": f"unknown command {command!r}"}
             print(json.dumps(answer), flush=True)
     finally:
+        if workspace is not None:
+            workspace.stop()
         arm.stop()
         kube_api.stop()
 
@@ -90,8 +130,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--pods", type=int, required=True)
+    parser.add_argument(
+        "--ingestion-delay",
+        type=float,
+        default=None,
+        help="freshness mode: a manual clock, every group Running, and a Log Analytics workspace fed with this delay",
+    )
     args = parser.parse_args()
-    serve(args.port, args.pods)
+    serve(args.port, args.pods, args.ingestion_delay)
 
 
 if __name__ == "__main__":
