@@ -69,8 +69,10 @@ from shared.worker import Context, cluster_id
 
 log = logging.getLogger("aci_connector.reconcile")
 
-GET_TIME_SHARE = 0.8
+GET_TIME_SHARE = 0.7
 """No GET is started after this fraction of the schedule: what is left is read next cycle."""
+LIST_TIME_SHARE = 0.5
+"""No list page is started after this fraction of the schedule (a slow pod list leaves less for pages)."""
 
 
 def _list_page(aci: Any, url: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -163,7 +165,9 @@ class Reconciler(PodWrites, NodeUpkeep):
         return RELAY_STALE_SECONDS if self.ctx.settings["RELAY_RENEW_LEASES"] else SELF_STALE_SECONDS
 
     def _cycle(self, report: CycleReport, hot: set[str]) -> None:
-        self._deadline = self.clock() + self.interval * GET_TIME_SHARE
+        started = self.clock()
+        self._deadline = started + self.interval * GET_TIME_SHARE
+        self._list_deadline = started + self.interval * LIST_TIME_SHARE
         pods_by_node, complete = self._list_pods(report)
         pods = [pod for node_pods in pods_by_node.values() for pod in node_pods]
         report.pods = len(pods)
@@ -200,7 +204,7 @@ class Reconciler(PodWrites, NodeUpkeep):
     def _list_groups(self, report: CycleReport) -> tuple[list[dict[str, Any]] | None, bool]:
         """This connector's groups as this cycle knows them (see shared.reconcile.listing), and whether that
         view completed this cycle; None when ARM could not be listed (health notes why) or never was yet."""
-        outcome = self.lister.cycle()
+        outcome = self.lister.cycle(self._list_deadline)
         report.arm_list_pages = outcome.pages
         if outcome.error is not None:
             if outcome.throttled:

@@ -63,10 +63,11 @@ class GroupLister:
     _in_progress: bool = False
     full_lists: int = 0
 
-    def cycle(self) -> ListOutcome:
-        """Fetch this cycle's share of pages; return the view the cycle should use."""
+    def cycle(self, deadline: float | None = None) -> ListOutcome:
+        """Fetch this cycle's share of pages (none started after `deadline`, if given); return the view to use."""
         page_cap = max(1, int(self.reads_this_cycle() * self.budget_share))
-        deadline = self.clock() + self.interval * self.time_share
+        own = self.clock() + self.interval * self.time_share
+        deadline = own if deadline is None else min(own, deadline)
         pages = 0
         fresh = False
         while pages < page_cap and (pages == 0 or self.clock() < deadline):
