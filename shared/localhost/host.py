@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -189,7 +188,3 @@ def _now_text() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def new_key() -> str:
-    return secrets.token_urlsafe(24)

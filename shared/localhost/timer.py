@@ -52,14 +52,6 @@ class Schedule:
 
         return croniter(self.expression, moment, second_at_beginning=self._seconds_first).get_next(datetime)
 
-    def describe(self, now: datetime, count: int = 3) -> list[datetime]:
-        """The next occurrences, as `func start` prints them for a timer."""
-        out, moment = [], now
-        for _ in range(count):
-            moment = self.next_after(moment)
-            out.append(moment)
-        return out
-
 
 def timer_request(*, past_due: bool, last: datetime | None, next_: datetime) -> object:
     """The TimerRequest the Python worker would build from the host's JSON."""
