@@ -61,11 +61,29 @@ def emulated_line(what: str) -> str:
     return f"[aci-emulator] {what} is emulated: no real process runs; the container runs until deleted"
 
 
+MAX_SCRIPT = 64 * 1024
+"""A longer command is not interpreted (it is still accepted: ACI takes what fits in the group's size limit)."""
+
+
 def compile_command(command: list[str] | None, image: str, env: dict[str, str] | None = None) -> tuple[Step, ...]:
-    """The program of a container: its command interpreted, else the image's default."""
+    """The program of a container: its command interpreted, else the image's default.
+
+    Never raises: a command too long or too deeply nested to interpret runs as an emulated process,
+    so a hostile pod spec cannot break the group's GET or logs.
+    """
+    if command and sum(len(part) for part in command) <= MAX_SCRIPT:
+        try:
+            return _compile(command, image, dict(env or {}))
+        except (RecursionError, ValueError, IndexError):
+            pass
+    elif not command:
+        return _compile(command, image, {})
+    return (Step("out", emulated_line(shlex.join(command)[:200]) + "\n"), Step("forever"))
+
+
+def _compile(command: list[str] | None, image: str, env: dict[str, str]) -> tuple[Step, ...]:
     from emulator.images import default_program
 
-    env = env or {}
     if not command:
         return default_program(image)
     head = command[0].rsplit("/", 1)[-1].lower()

@@ -109,3 +109,20 @@ def test_quotes_redirections_and_variables():
         env={"WHO": "you"},
     )
     assert _text(run) == ["hi, you", "done!"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sh", "-c", "while true; do " * 2000 + "echo deep" + "; done" * 2000],
+        ["sh", "-c", "echo " + "x" * (70 * 1024)],
+        ["sh", "-c", "echo 'unbalanced"],
+        ["sh", "-c", "for"],
+        ["sh", "-c", "while true; do sleep 0.000001; echo fast; done"],
+        ["sleep", "1e308"],
+    ],
+)
+def test_hostile_commands_never_break_the_emulator(command):
+    program = compile_command(command, "x")
+    run = run_once(program, 0.0, 10.0**9)
+    assert len(run.lines) <= MAX_LINES
