@@ -160,21 +160,30 @@ class HttpFront:
             return web.json_response({"error": f"no Event Grid function named {name!r}"}, status=404)
         try:
             body = json.loads(await request.read() or b"null")
-        except ValueError:
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep, numbers too long
+            return web.json_response({"error": "the body is not usable JSON"}, status=400)
         events = body if isinstance(body, list) else [body]
         if not events or not all(isinstance(event, dict) for event in events):
             return web.json_response({"error": "expected an event or an array of events"}, status=400)
         kind = request.headers.get("aeg-event-type", "Notification")
         if kind == "SubscriptionValidation":
-            code = (events[0].get("data") or {}).get("validationCode")
-            return web.json_response({"validationResponse": code})
+            data = events[0].get("data")
+            if not isinstance(data, dict) or not isinstance(data.get("validationCode"), str):
+                return web.json_response({"error": "validation event without data.validationCode"}, status=400)
+            return web.json_response({"validationResponse": data["validationCode"]})
         from azure.functions import meta
         from azure.functions.eventgrid import EventGridEventInConverter
 
+        values = []
+        for index, event in enumerate(events):  # a malformed event is the sender's error, not the function's
+            try:
+                datum = meta.Datum(json.dumps(event), "json")
+                values.append((event, EventGridEventInConverter.decode(datum, trigger_metadata=None)))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                reason = f"event {index} is not an Event Grid or CloudEvents event: {type(error).__name__}"
+                return web.json_response({"error": reason}, status=400)
         failed = 0
-        for event in events:
-            value = EventGridEventInConverter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata=None)
+        for event, value in values:
             result = await self._run(
                 spec, value, f"EventGrid trigger fired at {event.get('eventTime') or event.get('time')}"
             )

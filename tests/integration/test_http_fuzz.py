@@ -163,3 +163,70 @@ def test_audit_unicode_digits_in_content_length(audit_env):
         body=b'{"apiVersion":"audit.k8s.io/v1","kind":"EventList","items":[]}',
     )
     assert AUDIT(request, Collected()).status_code == 200
+
+
+HOSTILE_HOOK_BODIES = [
+    b"[" * 50_000 + b"]" * 50_000,
+    b"[" + b"9" * 10_000 + b"]",
+    b'{"eventType": "x", "data": [1, 2]}',
+    b'[{"specversion": "1.0", "id": 5, "type": 7, "data": "no"}]',
+    b"[1, 2]",
+    b"\xff",
+    b"",
+]
+
+
+@pytest.fixture
+def served_app(monkeypatch, queue_store):
+    """The project's own functions behind the local host's HTTP front, as `make start` serves them."""
+    from functions import arm_events, audit, capacity
+    from shared.localhost.index import index_app
+    from tests.integration.test_localhost import _serve
+
+    monkeypatch.setenv("AUDIT_BEARER_TOKEN", TOKEN)
+    reset_settings_cache()
+    set_capacity_service(_NoCapacity())  # type: ignore[arg-type]
+    app = func.FunctionApp()
+    for module in (audit, capacity, arm_events):
+        app.register_functions(module.bp)
+    try:
+        yield from _serve(index_app(app))
+    finally:
+        set_capacity_service(None)
+        reset_settings_cache()
+
+
+@pytest.mark.parametrize("body", HOSTILE_HOOK_BODIES, ids=range(len(HOSTILE_HOOK_BODIES)))
+def test_the_event_grid_webhook_answers_hostile_bodies_with_a_4xx(served_app, body):
+    import requests
+
+    hook = f"{served_app}/runtime/webhooks/eventgrid?functionName=arm_events"
+    for kind in ("Notification", "SubscriptionValidation"):
+        answer = requests.post(hook, data=body, headers={"aeg-event-type": kind}, timeout=30)
+        assert answer.status_code < 500, (kind, answer.status_code, answer.text[:200])
+        if answer.status_code >= 400:
+            _one_line_4xx(answer.status_code, answer.content)
+
+
+@pytest.mark.parametrize("body", HOSTILE_JSON[:3], ids=range(3))
+def test_the_audit_route_answers_hostile_bodies_with_a_4xx(served_app, body):
+    import requests
+
+    answer = requests.post(
+        f"{served_app}/api/audit",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    _one_line_4xx(answer.status_code, answer.content)
+
+
+@FUZZ
+@given(st.lists(event_like | json_values, max_size=3) | event_like | json_values)
+def test_event_grid_webhook_fuzz(served_app, body):
+    import requests
+
+    hook = f"{served_app}/runtime/webhooks/eventgrid?functionName=arm_events"
+    answer = requests.post(hook, data=json.dumps(body), headers={"aeg-event-type": "Notification"}, timeout=30)
+    assert answer.status_code < 500, answer.text[:200]
