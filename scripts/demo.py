@@ -188,7 +188,7 @@ class Demo:
     def start_connector(self) -> None:
         from tests.fakes.kube_real import free_port
 
-        from shared.azure.queue import AZURITE_ACCOUNT, AZURITE_KEY
+        from tests.fakes.azurite_fixtures import AZURITE_ACCOUNT, AZURITE_KEY
 
         self.say("The connector: what `make start` runs (Azurite, ACI emulator, Functions app), and the relay")
         blob, queue, table, arm, http, kubelet, health = (free_port() for _ in range(7))
