@@ -194,6 +194,13 @@ def prepare(root: Path, args: argparse.Namespace) -> dict[str, object]:
     else:
         _banner("Storage", "AzureWebJobsStorage (not Azurite)" if storage else "AzureWebJobsStorage__queueServiceUri")
     if not os.environ.get("AZURE_SUBSCRIPTION_ID"):
+        if not os.environ.get("ACI_EMULATOR_URL") and not args.no_settings_file:
+            print(
+                f"note: local.settings.json has no ACI_EMULATOR_URL; the app gets {DEFAULT_EMULATOR_URL}, but add it"
+                " (and ACI_EMULATOR_CA_FILE) there so `python -m shared.cli groups` finds the emulator too"
+                " (local.settings.json.example has both)",
+                flush=True,
+            )
         url = os.environ.get("ACI_EMULATOR_URL") or DEFAULT_EMULATOR_URL
         ca_file = os.environ.get("ACI_EMULATOR_CA_FILE") or DEFAULT_EMULATOR_CA
         os.environ["ACI_EMULATOR_URL"], os.environ["ACI_EMULATOR_CA_FILE"] = url, ca_file
