@@ -30,7 +30,7 @@ venv313:
 	scripts/venv313.sh
 
 start: $(VENV)/.installed-local node_modules/.installed
-	scripts/start.sh
+	scripts/start.sh $(ARGS)
 
 # The 2017 walkthrough offline: real kube-apiserver, relay, local host, ACI emulator (scripts/demo.py).
 # `make demo PROFILE=2017` for the word-for-word path; MANIFEST=path for another pod.
