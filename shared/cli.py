@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import DEAD_LETTER_QUEUE, POD_EVENTS_QUEUE, POISON_QUEUE, load_settings
-from shared.errors import ConfigError, ConnectorError, InvalidMessage
+from shared.errors import ConfigError, ConnectorError, InvalidMessage, RetryableError
 from shared.messages import Message, PodRef, parse_message, pod_ref_from_manifest, trim_manifest
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
@@ -166,8 +166,17 @@ def _aci(env: dict[str, str]) -> Any:
     """The ARM client the app would use (the ACI emulator when no AZURE_SUBSCRIPTION_ID), failing fast."""
     from shared.azure.aci import build_aci_client
 
+    settings = load_settings(env)
+    if not settings["AZURE_SUBSCRIPTION_ID"] and settings["ACI_EMULATOR_URL"]:
+        ca_file = settings["ACI_EMULATOR_CA_FILE"]
+        if ca_file and not Path(ca_file).exists():
+            raise CliError(
+                f"the ACI emulator's CA file {ca_file} does not exist: is `make start` running (from this folder)? "
+                "Without AZURE_SUBSCRIPTION_ID the CLI reads the emulator at " + settings["ACI_EMULATOR_URL"],
+                EXIT_FAILURE,
+            )
     # a person waits at the terminal: one try, short timeouts
-    return build_aci_client(load_settings(env), retries=0, connection_timeout=5.0, read_timeout=20.0)
+    return build_aci_client(settings, retries=0, connection_timeout=5.0, read_timeout=20.0)
 
 
 def _groups(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -280,7 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 return (_groups if args.command == "groups" else _status)(args, env)
             except ConnectorError as error:
-                print(f"error: ARM: {error}", file=sys.stderr)
+                hint = ""
+                if isinstance(error, RetryableError) and not env.get("AZURE_SUBSCRIPTION_ID"):
+                    hint = " (no AZURE_SUBSCRIPTION_ID: this is the ACI emulator; is `make start` running?)"
+                print(f"error: ARM: {error}{hint}", file=sys.stderr)
                 return EXIT_FAILURE
         queue = {"peek": POD_EVENTS_QUEUE, "dead-letters": DEAD_LETTER_QUEUE, "poison": POISON_QUEUE}[args.command]
         return _peek(args, env, queue)

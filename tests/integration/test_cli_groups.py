@@ -97,3 +97,13 @@ def test_an_unreachable_arm_is_one_line_fast(monkeypatch, tmp_path, capsys):
     assert cli.main(["groups"]) == cli.EXIT_FAILURE
     err = capsys.readouterr().err
     assert err.startswith("error: ARM: ") and len(err.strip().splitlines()) == 1
+    assert "is `make start` running?" in err
+
+
+def test_without_make_start_the_cli_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    monkeypatch.setenv("ACI_EMULATOR_URL", "https://127.0.0.1:9")
+    monkeypatch.setenv("ACI_EMULATOR_CA_FILE", ".emulator/ca.pem")
+    assert cli.main(["groups"]) == cli.EXIT_FAILURE
+    assert "CA file .emulator/ca.pem does not exist: is `make start` running" in capsys.readouterr().err
