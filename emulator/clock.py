@@ -16,12 +16,23 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> float: ...
 
+    def wait_until(self, moment: float, timeout: float | None = None) -> bool: ...
+
 
 class RealClock:
     """Wall-clock seconds since the epoch."""
 
     def now(self) -> float:
         return time.time()
+
+    def wait_until(self, moment: float, timeout: float | None = None) -> bool:
+        """Sleep until `moment` (at most `timeout` real seconds); True when it was reached."""
+        delay = moment - time.time()
+        if timeout is not None and delay > timeout:
+            time.sleep(max(0.0, timeout))
+            return False
+        time.sleep(max(0.0, delay))
+        return True
 
 
 class ManualClock:
@@ -45,6 +56,11 @@ class ManualClock:
         with self._moved:
             self._now += seconds
             self._moved.notify_all()
+
+    def wait_until(self, moment: float, timeout: float | None = None) -> bool:
+        """Block until the test advances the clock to `moment` (or `timeout` real seconds pass)."""
+        with self._moved:
+            return self._moved.wait_for(lambda: self._now >= moment, timeout)
 
     def set(self, moment: float) -> None:
         """Jump to an absolute time (never backwards)."""
