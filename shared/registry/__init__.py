@@ -43,9 +43,14 @@ def get_image_resolver(settings: Any) -> ImageResolver:
 
 
 def _entra(settings: Any) -> Any:
-    def token() -> str:
-        from shared.azure.aci import _default_credential
+    """Entra ID tokens of the Function App's identity, for ACR images without a pull secret (built on first use)."""
+    credential: list[Any] = []
 
-        return _default_credential(settings).get_token("https://management.azure.com/.default").token
+    def token() -> str:
+        if not credential:
+            from shared.azure.aci import _default_credential
+
+            credential.append(_default_credential(settings))
+        return credential[0].get_token("https://management.azure.com/.default").token
 
     return token

@@ -18,6 +18,7 @@ ANNOTATION_CONTAINER_SKU = "virtual-kubelet.io/container-sku"
 ANNOTATION_IDENTITY = "microsoft.containerinstance.virtualnode.identity"
 ANNOTATION_SUBNET = "microsoft.containerinstance.virtualnode.subnets.primary"
 ANNOTATION_INJECT_DNS = "microsoft.containerinstance.virtualnode.injectdns"
+ANNOTATION_INJECT_KUBE_PROXY = "microsoft.containerinstance.virtualnode.injectkubeproxy"
 ANNOTATION_ZONES = "microsoft.containerinstance.virtualnode.zones"
 AVAILABILITY_ZONES = ("1", "2", "3")
 """Azure availability zone names within a region (logical zones)."""

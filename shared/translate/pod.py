@@ -19,6 +19,7 @@ from typing import Any
 from shared.naming import container_group_name
 from shared.translate.annotations import (
     ANNOTATION_GPU_TYPE,
+    ANNOTATION_INJECT_KUBE_PROXY,
     _credentials,
     _diagnostics,
     _encryption,
@@ -156,7 +157,8 @@ def translate_pod(
     zones = _zones(annotations)
     if zones:
         body["zones"] = zones
-    if kube_proxy and properties.get("subnetIds") and not ctx.windows:
+    inject = str(annotations.get(ANNOTATION_INJECT_KUBE_PROXY, "true")).strip().lower() != "false"
+    if kube_proxy and inject and properties.get("subnetIds") and not ctx.windows:
         properties["extensions"] = [kube_proxy_extension(kube_proxy, options.cluster_cidr)]
     return Translation(name=container_group_name(pod), body=body, warnings=ctx.warnings, unenforced=ctx.unenforced)
 

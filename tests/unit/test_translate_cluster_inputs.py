@@ -169,3 +169,10 @@ def test_dns_follows_the_kubelet_limits_and_skips_windows() -> None:
     translation = translate_pod(windows, settings=options)
     assert "dnsConfig" not in translation.body["properties"]
     assert any(w.startswith("spec.dnsPolicy: ignored") for w in translation.warnings)
+
+
+def test_the_pod_can_decline_the_kube_proxy_extension() -> None:
+    p = pod()
+    p["metadata"]["annotations"] = {"microsoft.containerinstance.virtualnode.injectkubeproxy": "false"}
+    translation = translate_pod(p, kube_proxy="{}", settings=TranslateOptions(subnet_ids=(SUBNET,)))
+    assert "extensions" not in translation.body["properties"]
