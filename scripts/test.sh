@@ -31,5 +31,12 @@ print("doctor:", summary)
 counts = summary.get("counts", summary)
 sys.exit(1 if int(counts.get("failed", counts.get("fail", 0)) or 0) else 0)
 PYEOF
+echo "== real kube-apiserver (scripts/kube-apiserver.sh: built once, cached outside the checkout)"
+if kube_apiserver=$(scripts/kube-apiserver.sh); then
+  echo "$kube_apiserver"
+else
+  echo "real kube-apiserver unavailable: the real_kube tests will skip with the reason"
+fi
+export KUBE_APISERVER_BUILD_TRIED=1
 echo "== pytest"
 $PY -m pytest "$@"

@@ -10,6 +10,7 @@ import pytest
 
 from shared.config import Settings, load_settings, reset_settings_cache
 from shared.kube import KubeClient, build_api_client, set_kube_client
+from tests.fakes.kube_fixtures import kube_settings
 
 NODE = "aci-connector-linux"
 
@@ -24,7 +25,7 @@ def settings_for(kube_url: str | None, arm: Any, **extra: str) -> Settings:
         **extra,
     }
     if kube_url:
-        env.update({"KUBE_API_URL": kube_url, "KUBE_BEARER_TOKEN": "test-token"})
+        env.update(kube_settings(kube_url))
     return load_settings(env)
 
 
@@ -64,13 +65,13 @@ def make_spot_pod(name: str = "web", **spec: Any) -> dict[str, Any]:
 
 
 def kube_client_for(url: str) -> KubeClient:
-    """shared.kube.KubeClient for a fake apiserver, built as the app builds it from KUBE_API_URL + token."""
-    return KubeClient(build_api_client(load_settings({"KUBE_API_URL": url, "KUBE_BEARER_TOKEN": "test-token"})))
+    """shared.kube.KubeClient for an apiserver (fake or real), built as the app builds it from KUBE_API_URL + token."""
+    return KubeClient(build_api_client(load_settings(kube_settings(url))))
 
 
 @pytest.fixture
 def kube(kube_api: Any) -> Iterator[KubeClient]:
-    """shared.kube.KubeClient on the fake apiserver, installed as the process-wide client."""
+    """shared.kube.KubeClient on `kube_api` (fake or real), installed as the process-wide client."""
     kube_client = kube_client_for(kube_api.url)
     set_kube_client(kube_client)
     try:
@@ -101,7 +102,8 @@ def app_env(monkeypatch: pytest.MonkeyPatch, kube_api: Any, arm: Any, azurite: A
     settings = settings_for(kube_api.url, arm)
     for name in ("AZURE_SUBSCRIPTION_ID", "ACI_RESOURCE_GROUP", "ACI_REGION", "ARM_ENDPOINT", "KUBE_API_URL"):
         monkeypatch.setenv(name, str(settings[name]))
-    monkeypatch.setenv("KUBE_BEARER_TOKEN", "test-token")
+    for name, value in kube_settings(kube_api.url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     reset_settings_cache()
     yield settings

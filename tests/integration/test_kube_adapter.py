@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 
 import pytest
@@ -11,14 +12,15 @@ from shared.config import load_settings
 from shared.errors import ConfigError
 from shared.kube import Conflict, Expired, KubeClient, KubeUnavailable, build_api_client
 from tests.fakes.connector_fixtures import make_pod
+from tests.fakes.kube_fixtures import kube_settings
 
 
 def test_api_url_and_bearer_token(kube_api):
     kube_api.create(make_pod())
-    settings = load_settings({"KUBE_API_URL": kube_api.url, "KUBE_BEARER_TOKEN": "sa-token"})
+    settings = load_settings(kube_settings(kube_api.url))
     client = KubeClient(build_api_client(settings))
     assert client.get_pod("default", "web")["metadata"]["name"] == "web"
-    assert client.api_client.configuration.api_key["authorization"] == "sa-token"
+    assert client.api_client.configuration.api_key["authorization"] == settings["KUBE_BEARER_TOKEN"]
 
 
 def test_kubeconfig_with_a_named_context(kube_api, tmp_path):
@@ -27,10 +29,10 @@ def test_kubeconfig_with_a_named_context(kube_api, tmp_path):
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "fake", "cluster": {"server": kube_api.url}},
+            {"name": "fake", "cluster": {"server": kube_api.url, **ca_data(kube_api)}},
             {"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}},
         ],
-        "users": [{"name": "connector", "user": {"token": "sa-token"}}],
+        "users": [{"name": "connector", "user": {"token": kube_settings(kube_api.url)["KUBE_BEARER_TOKEN"]}}],
         "contexts": [
             {"name": "aci", "context": {"cluster": "fake", "user": "connector"}},
             {"name": "other", "context": {"cluster": "elsewhere", "user": "connector"}},
@@ -45,6 +47,12 @@ def test_kubeconfig_with_a_named_context(kube_api, tmp_path):
     assert client.get_pod("default", "web") is not None
 
 
+def ca_data(server) -> dict[str, str]:
+    """certificate-authority-data for the real server's test CA (the fake serves plain HTTP)."""
+    pem = kube_settings(server.url).get("KUBE_CA_CERT")
+    return {"certificate-authority-data": base64.b64encode(pem.encode()).decode()} if pem else {}
+
+
 def test_no_cluster_settings_is_a_clear_error():
     with pytest.raises(ConfigError, match="KUBE_API_URL"):
         build_api_client(load_settings({}))
@@ -56,6 +64,11 @@ def test_errors_are_mapped(kube, kube_api):
     stale = dict(pod, metadata=dict(pod["metadata"], resourceVersion="1"))
     with pytest.raises(Conflict):
         kube.request("PUT", "/api/v1/namespaces/default/pods/web", body=stale)
+
+
+@pytest.mark.fake_kube_only("injects 500 and 429 answers")
+def test_server_errors_and_throttling_are_retryable(kube, kube_api):
+    kube_api.create(make_pod())
     kube_api.faults.inject(500, count=1, verb="GET", resource="pods")
     with pytest.raises(KubeUnavailable):
         kube.get_pod("default", "web")
@@ -119,6 +132,11 @@ def test_watch_streams_events_and_raises_expired(kube, kube_api):
             break
     timer.join()
     assert seen[-1] == "ADDED a"
+
+
+@pytest.mark.fake_kube_only("forces a 410: a real watch cache expires a version only after window overflow")
+def test_watch_from_an_expired_resource_version_raises_expired(kube, kube_api):
+    _, version = kube.list_pods()
     kube_api.faults.expire_next("WATCH", resource="pods")
     with pytest.raises(Expired):
         list(kube.watch("/api/v1/pods", query={"resourceVersion": version}, timeout_seconds=2))
