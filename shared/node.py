@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.quantities import parse_quantity
+
 CONNECTOR_VERSION = "0.1.0"
 KUBELET_VERSION = f"v1.30.0-aci-connector-functions-{CONNECTOR_VERSION}"
 """Shown by `kubectl get nodes`; the suffix tells operators this is not a real kubelet."""
@@ -255,6 +257,23 @@ def _owned(status: Mapping[str, Any]) -> dict[str, Any]:
     return {k: status.get(k) for k in keys}
 
 
+def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Owned status without heartbeats, quantities as values: the apiserver stores quantities canonically
+    ("10000" comes back as "10k"), and a string compare would rewrite the status every cycle."""
+    out = _without_heartbeats(status)
+    for key in ("capacity", "allocatable"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = {name: _quantity_value(value) for name, value in out[key].items()}
+    return out
+
+
+def _quantity_value(value: Any) -> Any:
+    try:
+        return parse_quantity(value)
+    except ValueError:
+        return value
+
+
 def status_patch(
     current: Mapping[str, Any],
     desired: Mapping[str, Any],
@@ -270,7 +289,7 @@ def status_patch(
     """
     have = _owned(current.get("status") or {})
     want = _owned(desired["status"])
-    if _without_heartbeats(have) != _without_heartbeats(want):
+    if _comparable(have) != _comparable(want):
         return {"status": want}
     ready = next((c for c in have.get("conditions") or [] if c.get("type") == "Ready"), {})
     beat = parse_kube_time(ready.get("lastHeartbeatTime"))

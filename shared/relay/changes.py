@@ -1,8 +1,8 @@
 """Which pod changes deserve a message: the pure decision core of the relay.
 
 The relay remembers, per pod on its node, a fingerprint of what the worker acts
-on (uid, spec, deletionTimestamp, annotations but the connector's own). A watch
-event or a relist entry whose fingerprint is unchanged is a status-only change
+on (uid, spec, whether deletion started, annotations but the connector's own). A
+watch event or a relist entry whose fingerprint is unchanged is a status-only change
 (for instance the connector's own status patch, which also carries its
 spec-hash annotation) and is not relayed: relaying it would feed the worker's own
 writes back to it in a loop. resourceVersion changes on every write, status
@@ -48,14 +48,17 @@ def message_key(message: Message) -> MessageKey:
 
 
 def fingerprint(pod: dict[str, Any]) -> str:
-    """A digest of what the worker acts on: spec (node binding included), deletion, and annotations (they
-    choose ACI options) except the connector's own. Status, labels and resourceVersion are left out: the
-    group is built from none of them, and the connector's status patches must not come back as messages."""
+    """A digest of what the worker acts on: spec (node binding included), whether deletion started, and
+    annotations (they choose ACI options) except the connector's own. Status, labels and resourceVersion are
+    left out: the group is built from none of them, and the connector's status patches must not come back as
+    messages. Only whether deletion started counts, not its timestamp: a grace-0 delete of a terminating pod
+    moves deletionTimestamp (the apiserver writes a MODIFIED before the DELETED), and the worker's delete is
+    the same."""
     metadata = pod.get("metadata") or {}
     annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in CONNECTOR_ANNOTATIONS}
     relevant = {
         "spec": pod.get("spec"),
-        "deletionTimestamp": metadata.get("deletionTimestamp"),
+        "deleting": bool(metadata.get("deletionTimestamp")),
         "annotations": annotations,
     }
     encoded = json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()

@@ -14,13 +14,16 @@ reach either server.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.kube_api import KubeApiServer
-from tests.fakes.kube_real import TEST_TOKEN, RealKube, RealKubeUnavailable
+from tests.fakes.kube_real import TEST_TOKEN, RealKube, RealKubeUnavailable, kubeconfig_document
 
 KUBE_SERVERS = ("fake", "real")
 _real_servers: dict[str, RealKube] = {}
@@ -49,6 +52,21 @@ def kube_settings(url: str, token: str = TEST_TOKEN) -> dict[str, str]:
     return settings
 
 
+def write_kubeconfig(server: Any, path: Path, token: str = TEST_TOKEN, *, namespace: str = "default") -> Path:
+    """A kubeconfig for kubectl or the Python client reaching `server` (fake or real) as `token`."""
+    real = _real_servers.get(server.url)
+    config = kubeconfig_document(server.url, token, real.ca_file if real else None, namespace)
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+def urlopen(server: Any, request: urllib.request.Request, timeout: float = 10.0) -> Any:
+    """urllib's urlopen on `server`: as is on the fake, as the admin over the test CA on the real one."""
+    if isinstance(server, RealKube):
+        return server.open(request, timeout)
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def real_kube_server() -> Iterator[RealKube]:
     """One real kube-apiserver + etcd for the session (skips the test with the reason when unavailable)."""
@@ -56,14 +74,15 @@ def real_kube_server() -> Iterator[RealKube]:
     try:
         server.start()
     except RealKubeUnavailable as exc:
-        server.stop()
+        server.stop(force=True)
         pytest.skip(f"real kube-apiserver unavailable: {exc}")
     _real_servers[server.url] = server
+    server.session_owned = True
     try:
         yield server
     finally:
         _real_servers.pop(server.url, None)
-        server.stop()
+        server.stop(force=True)
 
 
 @pytest.fixture

@@ -48,6 +48,19 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         default_pod(obj)
 
 
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+
+
+def admit_create(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Mutating admission on create: TaintNodesByCondition gives every new Node the not-ready:NoSchedule
+    taint (the node lifecycle controller lifts it once Ready); checked against kube-apiserver 1.20."""
+    if rt.plural == "nodes":
+        spec = obj.setdefault("spec", {})
+        taints = spec.get("taints") or []
+        if not any(t.get("key") == NOT_READY_TAINT["key"] and t.get("effect") == "NoSchedule" for t in taints):
+            spec["taints"] = [*taints, dict(NOT_READY_TAINT)]
+
+
 def _image_pull_policy(image: str) -> str:
     last = image.rsplit("/", 1)[-1]
     if "@" in last:
@@ -158,6 +171,9 @@ def validate_pod_update(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
     if _mutable_view(old_spec) != _mutable_view(new_spec):
         return [Cause("spec", "Forbidden", POD_UPDATE_FORBIDDEN)]
+    deadline = _active_deadline_update(old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds"))
+    if deadline:
+        return deadline
     old_tol = old_spec.get("tolerations") or []
     if any(t not in (new_spec.get("tolerations") or []) for t in old_tol):
         return [
@@ -165,4 +181,17 @@ def validate_pod_update(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]
                 "spec.tolerations", "Forbidden", "existing toleration can not be modified except its tolerationSeconds"
             )
         ]
+    return []
+
+
+def _active_deadline_update(old: Any, new: Any) -> list[Cause]:
+    """ValidatePodUpdate: activeDeadlineSeconds may be set or shortened, never raised or removed."""
+    field = "spec.activeDeadlineSeconds"
+    if isinstance(new, int) and not isinstance(new, bool):
+        if new < 0 or new > 2**31 - 1:
+            return [Cause(field, "Invalid value", "must be between 0 and 2147483647, inclusive", new)]
+        if isinstance(old, int) and old < new:
+            return [Cause(field, "Invalid value", "must be less than or equal to previous value", new)]
+    elif new is None and old is not None:
+        return [Cause(field, "Invalid value", "must not update from a positive integer to nil value", None)]
     return []

@@ -19,9 +19,11 @@ scripts/test.sh stops them even when pytest is killed.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import ItemsView, Iterator, ValuesView
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +90,9 @@ def ensure_binaries() -> tuple[str, str]:
     binary = os.environ.get("KUBE_APISERVER_BINARY") or str(cache_dir() / f"kube-apiserver-{VERSION}")
     failed = Path(binary + ".failed")
     if os.environ.get("KUBE_APISERVER_BUILD_TRIED") and failed.exists() and not os.access(binary, os.X_OK):
-        raise RealKubeUnavailable(f"scripts/kube-apiserver.sh could not build kube-apiserver: {failed.read_text().strip()}")
+        raise RealKubeUnavailable(
+            f"scripts/kube-apiserver.sh could not build kube-apiserver: {failed.read_text().strip()}"
+        )
     if not os.access(binary, os.X_OK) and not os.environ.get("KUBE_APISERVER_BINARY"):
         done = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -163,6 +168,9 @@ class RealKube:
         self._apiserver: Process | None = None
         self._ssl: ssl.SSLContext | None = None
         self._baseline: set[str] = set()
+        self._counts = RequestCounts(self)
+        self.session_owned = False
+        """Set by the session fixture: tests share this server and may not stop or restart it."""
 
     # ----- lifecycle -----------------------------------------------------------------------------------------------
     @property
@@ -170,6 +178,8 @@ class RealKube:
         return f"https://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90.0) -> RealKube:
+        if self.session_owned:
+            raise RuntimeError("the real apiserver is shared by the session: mark the test fake_kube_only")
         apiserver, etcd = ensure_binaries()
         self._write_credentials()
         for attempt in range(3):  # a free port can be taken between probe and bind by another engineer's run
@@ -184,7 +194,9 @@ class RealKube:
         self._baseline = self._snapshot()
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> None:
+        if self.session_owned and not force:
+            raise RuntimeError("the real apiserver is shared by the session: mark the test fake_kube_only")
         self._stop_processes()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -333,6 +345,12 @@ class RealKube:
         except ValueError:
             return raw.decode(errors="replace")
 
+    def open(self, request: urllib.request.Request, timeout: float = 10.0) -> Any:
+        """urllib.request.urlopen as the admin (bearer token unless the request has one, the test CA)."""
+        if not request.has_header("Authorization"):
+            request.add_header("Authorization", f"Bearer {self.admin_token}")
+        return urllib.request.urlopen(request, timeout=timeout, context=self._ssl)
+
     # ----- the fake's direct-access helpers, over HTTP -------------------------------------------------------------
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         rt = resolve(obj["kind"])
@@ -390,9 +408,22 @@ class RealKube:
     @property
     def resource_version(self) -> int:
         """The server's current resourceVersion (etcd's revision), read from a list."""
-        return int(self.request("GET", "/api/v1/namespaces/default/configmaps", query={"limit": "1"})["metadata"][
-            "resourceVersion"
-        ])
+        return int(
+            self.request("GET", "/api/v1/namespaces/default/configmaps", query={"limit": "1"})["metadata"][
+                "resourceVersion"
+            ]
+        )
+
+    @property
+    def request_counts(self) -> RequestCounts:
+        """(VERB, resource[/subresource]) -> requests served since `request_counts.clear()` (or reset()).
+
+        Read from the apiserver's own apiserver_request_total metric, so the counts include this helper's
+        calls: compare deltas of the keys a flow makes, around the flow. Only the resources the connector
+        uses are counted (pods, nodes, events, leases), which the apiserver's internal loops never touch;
+        a watch is counted when it ends.
+        """
+        return self._counts
 
     # ----- identities ------------------------------------------------------------------------------------------------
     def service_account_token(
@@ -409,21 +440,7 @@ class RealKube:
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
         return self.request("POST", path, body)["status"]["token"]
 
-    def kubeconfig(self, path: str | Path, token: str | None = None, *, namespace: str = "default") -> Path:
-        """A kubeconfig file for kubectl or the Python client, as `token` (the admin by default)."""
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "real", "cluster": {"server": self.url, "certificate-authority": self.ca_file}}],
-            "users": [{"name": "user", "user": {"token": token or self.admin_token}}],
-            "contexts": [{"name": "real", "context": {"cluster": "real", "user": "user", "namespace": namespace}}],
-            "current-context": "real",
-        }
-        target = Path(path)
-        target.write_text(json.dumps(config, indent=1))
-        return target
-
-    # ----- back to a fresh server between tests ------------------------------------------------------------------------
+    # ----- back to a fresh server between tests ----------------------------------------------------------------
     def _snapshot(self) -> set[str]:
         """UIDs of every swept object that exists now."""
         return {item["metadata"]["uid"] for _plural, _path, item in self._sweepable()}
@@ -444,6 +461,7 @@ class RealKube:
         for _round in range(3):
             leftovers = [entry for entry in self._sweepable() if entry[2]["metadata"]["uid"] not in self._baseline]
             if not leftovers:
+                self._counts.clear()
                 return
             for plural, path, item in leftovers:
                 self._remove(plural, path, item)
@@ -466,6 +484,52 @@ class RealKube:
         except KubeError as exc:
             if exc.code != 404:  # gone already is the goal; anything else shows in reset's final check
                 raise
+
+
+COUNTED = frozenset({"pods", "nodes", "events", "leases"})
+_METRIC = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RequestCounts:
+    """A Counter-like view of the real server's request metrics since the last clear() (see request_counts)."""
+
+    def __init__(self, server: RealKube) -> None:
+        self._server = server
+        self._base: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def _total(self) -> collections.Counter[tuple[str, str]]:
+        totals: collections.Counter[tuple[str, str]] = collections.Counter()
+        for line in str(self._server.request("GET", "/metrics")).splitlines():
+            match = _METRIC.match(line)
+            if not match:
+                continue
+            labels = dict(_LABEL.findall(match.group(1)))
+            if labels.get("resource") not in COUNTED:
+                continue
+            resource = labels["resource"] + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+            totals[(labels.get("verb", ""), resource)] += int(float(match.group(2)))
+        return totals
+
+    def current(self) -> collections.Counter[tuple[str, str]]:
+        counts = self._total()
+        counts.subtract(self._base)
+        return +counts
+
+    def clear(self) -> None:
+        self._base = self._total()
+
+    def __getitem__(self, key: tuple[str, str]) -> int:
+        return self.current()[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.current())
+
+    def items(self) -> ItemsView[tuple[str, str], int]:
+        return self.current().items()
+
+    def values(self) -> ValuesView[int]:
+        return self.current().values()
 
 
 class _PortTaken(RuntimeError):
@@ -497,6 +561,21 @@ def _kube_error(code: int, raw: bytes) -> KubeError:
     return KubeError(code, status.get("message", ""), status.get("reason"), status.get("details"))
 
 
+def kubeconfig_document(url: str, token: str, ca_file: str | None = None, namespace: str = "default") -> dict:
+    """A kubeconfig (as a dict) for one server and one bearer token."""
+    cluster: dict[str, Any] = {"server": url}
+    if ca_file:
+        cluster["certificate-authority"] = ca_file
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": "user", "user": {"token": token}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "user", "namespace": namespace}}],
+        "current-context": "test",
+    }
+
+
 def api_prefix(rt: ResourceType) -> str:
     return f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
 
@@ -522,7 +601,8 @@ def _item_path(prefix: str, plural: str, item: dict[str, Any]) -> str:
 if __name__ == "__main__":
     # `python -m tests.fakes.kube_real`: start one, print a kubeconfig path, serve until Ctrl-C.
     with RealKube() as running:
-        config = running.kubeconfig(running.workdir / "kubeconfig")
+        config = running.workdir / "kubeconfig"
+        config.write_text(json.dumps(kubeconfig_document(running.url, running.admin_token, running.ca_file)))
         print(f"export KUBECONFIG={config}", flush=True)
         signal.signal(signal.SIGINT, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: None)

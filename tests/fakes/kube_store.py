@@ -357,6 +357,7 @@ class KubeStore:
                 name = meta["generateName"] + "".join(random.choice(NAME_CHARS) for _ in range(5))
             kube_validate.decode_check(rt, obj)
             kube_objects.apply_defaults(rt, obj)
+            kube_objects.admit_create(rt, obj)
             causes = kube_objects.validate_name(rt, name) + kube_objects.validate(rt, obj)
             if causes:
                 raise invalid(rt, name, causes)
@@ -575,7 +576,7 @@ class KubeStore:
         return self._commit(rt, current, result)
 
     def _delete_pod(self, current: dict[str, Any], grace: Any) -> tuple[dict[str, Any], bool]:
-        """Bound, running pods are deleted gracefully and wait for the node's grace-0 delete."""
+        """Bound, running pods are deleted gracefully and wait for the node's grace-0 delete; the rest at once."""
         spec, meta = current.get("spec") or {}, current["metadata"]
         if grace is None:
             grace = spec.get("terminationGracePeriodSeconds", 30)
@@ -591,7 +592,15 @@ class KubeStore:
             return self._mark_deleting(PODS, current, grace), False
         if meta.get("finalizers"):
             return self._mark_deleting(PODS, current, 0), False
-        return self._remove(PODS, key, current), True
+        # Every pod goes through the graceful path, even at grace 0 (unscheduled, terminal, forced): the real
+        # server writes deletionTimestamp + deletionGracePeriodSeconds 0 (a MODIFIED) and then removes the pod.
+        marked = copy.deepcopy(current)
+        marked["metadata"]["deletionTimestamp"] = now_rfc3339(0)
+        marked["metadata"]["deletionGracePeriodSeconds"] = 0
+        _set_rv(marked, self._next_rv())
+        self._objects[PODS.plural][key] = marked
+        self._emit(PODS, "MODIFIED", key, marked, current)
+        return self._remove(PODS, key, marked), True
 
     def _delete_namespace(self, name: str, current: dict[str, Any]) -> dict[str, Any]:
         if name in UNDELETABLE_NAMESPACES:

@@ -269,12 +269,16 @@ def _micro_times(rt: ResourceType, obj: dict[str, Any]) -> list[Any]:
 
 
 def decode_check(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Raise the 400 the JSON decoder gives for a value its Go type cannot hold (before any validation)."""
+    """Raise the 400 the JSON decoder gives for a value its Go type cannot hold (before any validation).
+
+    Quantities that decode are stored in canonical form, as the real server re-encodes them
+    ("10000" -> "10k", "0.5" -> "500m", "1024Mi" -> "1Gi"; checked against kube-apiserver 1.20).
+    """
     problem: str | None = None
     for _, values in _quantity_maps(rt, obj):
-        for value in values.values():
+        for key, value in values.items():
             try:
-                parse_quantity(value)
+                values[key] = quantity_string(value)
             except QuantityError as exc:
                 problem = problem or str(exc)
     for value in _micro_times(rt, obj):

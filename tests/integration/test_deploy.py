@@ -25,6 +25,7 @@ import yaml
 
 from shared.config import describe, load_settings, setting_names
 from shared.kube import KubeClient
+from tests.fakes.kube_fixtures import kube_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -533,8 +534,7 @@ def test_relay_serves_the_probes_the_deployment_declares(
     env.update(
         {
             "KUBE_IN_CLUSTER": "false",
-            "KUBE_API_URL": kube_api.url,
-            "KUBE_BEARER_TOKEN": "relay-token",
+            **kube_settings(kube_api.url),
             "RELAY_HEALTH_PORT": str(port),
             "AzureWebJobsStorage": azurite.connection_string,
         }

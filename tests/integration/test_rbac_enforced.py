@@ -46,7 +46,10 @@ from tests.fakes.kube_rbac import (
     request_attributes,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.fake_kube_only("tests the fake's RBAC model (tests/fakes/kube_rbac.py); test_rbac_real.py is the real"),
+]
 
 FUNCTIONS_USER = "system:serviceaccount:aci-connector:aci-connector-functions"
 LEASES = "coordination.k8s.io"

@@ -41,8 +41,13 @@ def test_node_is_created_complete_and_left_alone_when_current(kube_api, ctx):
     assert labels["kubernetes.io/role"] == "agent"
     assert labels["kubernetes.io/hostname"] == NODE
     assert labels["node.kubernetes.io/exclude-from-external-load-balancers"] == "true"
-    assert node["spec"]["taints"] == [{"key": "virtual-kubelet.io/provider", "value": "azure", "effect": "NoSchedule"}]
-    assert node["status"]["capacity"] == {"cpu": "10000", "memory": "4Ti", "pods": "5000", "ephemeral-storage": "100Ti"}
+    assert node["spec"]["taints"] == [
+        {"key": "virtual-kubelet.io/provider", "value": "azure", "effect": "NoSchedule"},
+        # Added by the apiserver's TaintNodesByCondition admission; the node lifecycle controller lifts it.
+        {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"},
+    ]
+    # Sent as 10000 and 5000; the apiserver stores quantities canonically.
+    assert node["status"]["capacity"] == {"cpu": "10k", "memory": "4Ti", "pods": "5k", "ephemeral-storage": "100Ti"}
     assert node["status"]["allocatable"] == node["status"]["capacity"]
     assert {c["type"]: c["status"] for c in node["status"]["conditions"]} == {
         "Ready": "True",

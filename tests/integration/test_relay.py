@@ -136,7 +136,7 @@ def test_burst_for_one_pod_is_sent_at_once_then_merged_into_one_trailing_message
     kube_api.create(pod_manifest("burst"))
     first = drain(queue_store, 1, timeout=0.6, settle=0.0)
     assert summary(first) == [("upsert", "burst")]  # not held back by the 1 s window
-    for seconds in range(100, 105):
+    for seconds in range(104, 99, -1):  # activeDeadlineSeconds may only go down
         kube_api.patch("pods", "default", "burst", {"spec": {"activeDeadlineSeconds": seconds}})
     latest = kube_api.get("pods", "default", "burst")["metadata"]["resourceVersion"]
     rest = drain(queue_store, 1, timeout=3.0, settle=1.2)
@@ -145,6 +145,7 @@ def test_burst_for_one_pod_is_sent_at_once_then_merged_into_one_trailing_message
     assert relay.metrics.get("coalesced") == 4
 
 
+@pytest.mark.fake_kube_only("forces a 410 mid-burst")
 def test_forced_410_mid_burst_relists_and_relays_only_differences(kube_api, queue_store, relay_factory):
     relay = relay_factory(watch_timeout_seconds=1)
     for index in range(15):
@@ -165,6 +166,7 @@ def test_forced_410_mid_burst_relists_and_relays_only_differences(kube_api, queu
     assert {name for op, name in counts if op == "delete"} == {"p0", "p10", "p20"}
 
 
+@pytest.mark.fake_kube_only("stops and restarts the apiserver (the real one is shared by the session)")
 def test_apiserver_restart_resumes_from_last_resource_version(kube_api, queue_store, relay_factory):
     relay = relay_factory()
     kube_api.create(pod_manifest("before"))

@@ -38,6 +38,7 @@ def test_fallback_renewer_leaves_a_fresh_lease_alone_and_renews_a_stale_one(kube
     assert spec["renewTime"] == "2026-11-27T10:00:25.123456Z" and MICRO.match(spec["renewTime"])
 
 
+@pytest.mark.fake_kube_only("injects a 409 on the lease update")
 def test_a_conflicting_update_is_re_read_and_decided_again(kube_api, kube_client):
     kube = KubeClient(kube_client)
     assert renew_lease(kube, NODE, NODE, now=T0)
