@@ -55,8 +55,9 @@ def kube_settings(url: str, token: str = TEST_TOKEN) -> dict[str, str]:
 def write_kubeconfig(server: Any, path: Path, token: str = TEST_TOKEN, *, namespace: str = "default") -> Path:
     """A kubeconfig for kubectl or the Python client reaching `server` (fake or real) as `token`."""
     real = _real_servers.get(server.url)
-    config = kubeconfig_document(server.url, token, real.ca_file if real else None, namespace)
-    path.write_text(json.dumps(config, indent=1))
+    if real is not None:
+        return real.kubeconfig(path, token, namespace=namespace)
+    path.write_text(json.dumps(kubeconfig_document(server.url, token, None, namespace), indent=1))
     return path
 
 

@@ -440,6 +440,12 @@ class RealKube:
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
         return self.request("POST", path, body)["status"]["token"]
 
+    def kubeconfig(self, path: str | Path, token: str | None = None, *, namespace: str = "default") -> Path:
+        """A kubeconfig file for kubectl or the Python client, as `token` (the admin by default)."""
+        target = Path(path)
+        target.write_text(json.dumps(kubeconfig_document(self.url, token or self.admin_token, self.ca_file, namespace)))
+        return target
+
     # ----- back to a fresh server between tests ----------------------------------------------------------------
     def _snapshot(self) -> set[str]:
         """UIDs of every swept object that exists now."""
@@ -601,8 +607,7 @@ def _item_path(prefix: str, plural: str, item: dict[str, Any]) -> str:
 if __name__ == "__main__":
     # `python -m tests.fakes.kube_real`: start one, print a kubeconfig path, serve until Ctrl-C.
     with RealKube() as running:
-        config = running.workdir / "kubeconfig"
-        config.write_text(json.dumps(kubeconfig_document(running.url, running.admin_token, running.ca_file)))
+        config = running.kubeconfig(running.workdir / "kubeconfig")
         print(f"export KUBECONFIG={config}", flush=True)
         signal.signal(signal.SIGINT, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: None)
