@@ -19,6 +19,7 @@ from shared.kube import KubeClient
 from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from tests.fakes.azurite_fixtures import Azurite
+from tests.fakes.kube_fixtures import kube_settings
 from tests.integration.test_relay import NODE, drain, http_get, pod_manifest, summary, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +77,7 @@ def test_sigterm_flushes_held_messages(kube_api, azurite, queue_store):
     port = free_port()
     env = {
         **os.environ,
-        "KUBE_API_URL": kube_api.url,
-        "KUBE_BEARER_TOKEN": "relay-test-token",
+        **kube_settings(kube_api.url),
         "AzureWebJobsStorage": azurite.connection_string,
         "RELAY_HEALTH_PORT": str(port),
         "RELAY_COALESCE_MS": "10000",
