@@ -123,7 +123,7 @@ openapi_dirs=$(find -H . \( -path './_*' -o -path './.*' -o -path ./vendor \) -p
 
 log "go build ./cmd/kube-apiserver (about 4 minutes on 2 idle cores)"
 # As hack/lib/version.sh: /version is served from component-base, clients read client-go's copy.
-commit=$(sed -n 's/.*gitCommit *string = "\([0-9a-f]\{40\}\)".*/\1/p' staging/src/k8s.io/component-base/version/base.go)
+commit=$(grep -o -m1 '[0-9a-f]\{40\}' staging/src/k8s.io/component-base/version/base.go || true)
 ldflags="-s -w"
 for package in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
   ldflags="$ldflags -X $package.gitVersion=v$VERSION -X $package.gitMajor=1 -X $package.gitMinor=20"

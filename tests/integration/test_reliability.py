@@ -222,6 +222,7 @@ def test_persistent_arm_errors_end_with_a_reason_and_an_event_not_silence(kube_a
     assert event["type"] == "Warning"
 
 
+@pytest.mark.fake_kube_only("injects a 403 on secrets")
 def test_a_forbidden_secret_read_fails_the_pod_once_with_the_reason(kube_api, arm, worker_context):
     """Issue 14, point 5b: a 403 on a referenced Secret went to poison after five silent deliveries."""
     kube_api.create(_secret("x"))
