@@ -237,6 +237,12 @@ def status_differs(current: dict, desired: dict) -> bool:
     """True when patching `desired` would change what the API server stores as `current`.
 
     Ignores what is not a change: condition and container ordering, null vs absent
-    fields (lastProbeTime: null), and sub-second timestamp digits.
+    fields (lastProbeTime: null), sub-second timestamp digits, and `hostIPs` on a server
+    that drops it (before 1.28, `hostIPs` is an unknown field: the stored status keeps
+    the same hostIP and no hostIPs, and a plain compare would patch every cycle).
     """
-    return _normalize(_truncate_times(current or {})) != _normalize(_truncate_times(desired or {}))
+    have = _normalize(_truncate_times(current or {}))
+    want = _normalize(_truncate_times(desired or {}))
+    if "hostIPs" not in have and have.get("hostIP") and have.get("hostIP") == want.get("hostIP"):
+        want.pop("hostIPs", None)
+    return have != want

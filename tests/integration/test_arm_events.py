@@ -104,9 +104,6 @@ def _upsert(pod: dict, context) -> str:
     return outcome.group or ""
 
 
-@pytest.mark.fake_kube_only(
-    "1.20 drops status.hostIPs (1.28+), so the status is rewritten each cycle: fixed after the shared/status split"
-)
 def test_a_sync_message_refreshes_exactly_that_group(kube_api, arm, worker_context):
     first = kube_api.create(make_pod("first"))
     second = kube_api.create(make_pod("second"))

@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.fake_kube_only(
+    "grants through the fake's TokenReview/SubjectAccessReview model (kube_api.reviews)"
+)
+
 
 def _context(kubelet: Any) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=kubelet.server.cert_file)

@@ -58,9 +58,6 @@ def started(kube_api: Any, ctx: Context, rec: Reconciler, pod: dict[str, Any]) -
     return container_group_name(pod)
 
 
-@pytest.mark.fake_kube_only(
-    "1.20 drops status.hostIPs (1.28+), so the status is rewritten each cycle: fixed after the shared/status split"
-)
 def test_pod_goes_pending_running_succeeded_with_exact_statuses(kube_api, arm, ctx):
     pod = kube_api.create(make_pod(restartPolicy="Never"))
     rec = reconciler(ctx)

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.tags import pod_tags
@@ -46,9 +44,6 @@ def recorded_for(pod: dict[str, Any], fixture: str) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.fake_kube_only(
-    "1.20 drops status.hostIPs (1.28+), so the status is rewritten each cycle: fixed after the shared/status split"
-)
 def test_running_recorded_group_makes_the_pod_running(kube_api, kube, arm, queue_store):
     pod = kube_api.create(make_pod(restartPolicy="Never"))
     aci = RecordedAci(recorded_for(pod, "get-running-with-instanceview.json"))

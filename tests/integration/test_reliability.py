@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from shared import tags
 from shared.messages import Message, PodRef
 from shared.naming import container_group_name

@@ -174,6 +174,16 @@ def test_status_differs_ignores_order_nulls_and_subsecond_digits():
     assert status_differs(current, ip_changed)
 
 
+def test_status_differs_tolerates_a_server_without_host_ips():
+    """Before 1.28 hostIPs is an unknown field, dropped on write (seen on kube-apiserver 1.20)."""
+    stored = {"phase": "Running", "hostIP": "10.0.0.4", "podIP": "10.0.0.4", "podIPs": [{"ip": "10.0.0.4"}]}
+    desired = {**stored, "hostIPs": [{"ip": "10.0.0.4"}]}
+    assert not status_differs(stored, desired)
+    assert status_differs({**stored, "hostIP": "10.0.0.9"}, desired)
+    assert status_differs({"phase": "Running"}, desired)
+    assert status_differs({**desired, "hostIPs": [{"ip": "10.0.0.9"}]}, desired)
+
+
 def test_parse_time_accepts_every_arm_form():
     expected = datetime(2023, 4, 26, 7, 49, 34, 915524, tzinfo=UTC)
     assert parse_time("2023-04-26T07:49:34.9155248Z") == expected
