@@ -156,6 +156,7 @@ class Demo:
 
     def start_cluster(self) -> None:
         import trustme
+
         from tests.fakes.kube_real import RealKube
 
         self.say("A real kube-apiserver and etcd on 127.0.0.1 (no scheduler, no controllers, no kubelet)")
@@ -186,9 +187,8 @@ class Demo:
         self.run("kubectl", "version")
 
     def start_connector(self) -> None:
-        from tests.fakes.kube_real import free_port
-
         from tests.fakes.azurite_fixtures import AZURITE_ACCOUNT, AZURITE_KEY
+        from tests.fakes.kube_real import free_port
 
         self.say("The connector: what `make start` runs (Azurite, ACI emulator, Functions app), and the relay")
         blob, queue, table, arm, http, kubelet, health = (free_port() for _ in range(7))
