@@ -1,8 +1,13 @@
-"""PersistentVolumeClaims resolved to Azure Files shares through the (fake) apiserver."""
+"""PersistentVolumeClaims resolved to Azure Files shares through the apiserver (fake and real).
+
+PersistentVolumes and claims carry protection finalizers no controller removes here, so every test names
+its own with a unique suffix (`_n`) instead of relying on deletion between tests.
+"""
 
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +15,21 @@ import pytest
 from shared.kube import KubeClient
 from shared.kube.claims import ClaimPending, resolve_claims
 from tests.fakes.connector_fixtures import make_pod
+
+SUFFIX = {"value": ""}
+
+
+@pytest.fixture(autouse=True)
+def _unique_names() -> None:
+    SUFFIX["value"] = "-" + uuid.uuid4().hex[:6]
+
+
+def _n(name: str) -> str:
+    return name + SUFFIX["value"]
+
+
+def _resolve(kube: KubeClient, *claims: str) -> dict[str, Any]:
+    return {key.removesuffix(SUFFIX["value"]): value for key, value in resolve_claims(kube, _pod_with(*claims)).items()}
 
 
 def _b64(text: str) -> str:
@@ -32,7 +52,7 @@ def _pv(kube_api: Any, name: str, source: dict[str, Any]) -> None:
         {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
-            "metadata": {"name": name},
+            "metadata": {"name": _n(name)},
             "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"], **source},
         }
     )
@@ -41,12 +61,12 @@ def _pv(kube_api: Any, name: str, source: dict[str, Any]) -> None:
 def _pvc(kube_api: Any, name: str, volume: str | None, phase: str = "Bound") -> None:
     spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "5Gi"}}}
     if volume:
-        spec["volumeName"] = volume
+        spec["volumeName"] = _n(volume)
     claim = kube_api.create(
         {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": "default"},
+            "metadata": {"name": _n(name), "namespace": "default"},
             "spec": spec,
         }
     )
@@ -56,7 +76,7 @@ def _pvc(kube_api: Any, name: str, volume: str | None, phase: str = "Bound") -> 
 
 def _pod_with(*claims: str) -> dict[str, Any]:
     pod = make_pod()
-    pod["spec"]["volumes"] = [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]
+    pod["spec"]["volumes"] = [{"name": c, "persistentVolumeClaim": {"claimName": _n(c)}} for c in claims]
     return pod
 
 
@@ -92,7 +112,7 @@ def test_csi_and_in_tree_azure_files(kube_api: Any, kube: KubeClient) -> None:
     _pv(kube_api, "intree", {"azureFile": {"secretName": "files", "shareName": "share3", "readOnly": True}})
     for claim, pv in (("a", "csi"), ("b", "staged"), ("c", "intree")):
         _pvc(kube_api, claim, pv)
-    shares = resolve_claims(kube, _pod_with("a", "b", "c"))
+    shares = _resolve(kube, "a", "b", "c")
     assert shares["a"] == {
         "azureFile": {"shareName": "share1", "storageAccountName": "acct", "storageAccountKey": "a2V5"}
     }
@@ -104,9 +124,9 @@ def test_csi_and_in_tree_azure_files(kube_api: Any, kube: KubeClient) -> None:
 
 def test_unbound_claim_waits(kube_api: Any, kube: KubeClient) -> None:
     _pvc(kube_api, "data", None, phase="Pending")
-    with pytest.raises(ClaimPending, match='"data" is not bound yet'):
+    with pytest.raises(ClaimPending, match=rf'"{_n("data")}" is not bound yet'):
         resolve_claims(kube, _pod_with("data"))
-    with pytest.raises(ClaimPending, match='"missing" not found'):
+    with pytest.raises(ClaimPending, match=rf'"{_n("missing")}" not found'):
         resolve_claims(kube, _pod_with("missing"))
 
 
@@ -115,8 +135,9 @@ def test_other_volume_types_name_the_driver(kube_api: Any, kube: KubeClient) -> 
     _pv(kube_api, "nfs", {"nfs": {"server": "nfs.example", "path": "/"}})
     _pvc(kube_api, "d", "disk")
     _pvc(kube_api, "n", "nfs")
-    shares = resolve_claims(kube, _pod_with("d", "n"))
+    shares = _resolve(kube, "d", "n")
     assert "the CSI driver 'disk.csi.azure.com'" in shares["d"]["error"]
+    assert f'persistentvolume "{_n("nfs")}"' in shares["n"]["error"]
     assert "a nfs volume" in shares["n"]["error"]
 
 
@@ -133,4 +154,4 @@ def test_missing_key_secret_is_explained(kube_api: Any, kube: KubeClient) -> Non
         },
     )
     _pvc(kube_api, "a", "csi")
-    assert 'secret "default/nope" not found' in resolve_claims(kube, _pod_with("a"))["a"]["error"]
+    assert 'secret "default/nope" not found' in _resolve(kube, "a")["a"]["error"]

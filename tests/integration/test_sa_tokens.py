@@ -68,7 +68,7 @@ def test_tokens_are_bound_to_the_pod_with_the_asked_audience(kube_api: Any, kube
 
 def test_setting_caps_the_lifetime(kube_api: Any, kube: KubeClient) -> None:
     _account(kube_api)
-    pod = make_pod()
+    pod = make_pod(serviceAccountName="default")  # the apiserver refuses token volumes without one
     pod["spec"]["volumes"] = [
         {
             "name": "v",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,8 +105,10 @@ def test_every_pod_gets_a_token_bound_to_it_and_a_repeat_mints_nothing(
 def test_unbound_claim_waits_then_mounts_the_azure_files_share(kube_api, arm, kube, aci_adapter, queue_store, hub):
     _account(kube_api)
     ctx = _context(kube_api, arm, kube, aci_adapter, queue_store, hub)
+    claim_name, volume_name = f"data-{uuid.uuid4().hex[:6]}", f"share-{uuid.uuid4().hex[:6]}"  # finalizers stay
     pod = make_pod(
-        automountServiceAccountToken=False, volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+        automountServiceAccountToken=False,
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}],
     )
     pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     created = kube_api.create(pod)
@@ -113,7 +116,7 @@ def test_unbound_claim_waits_then_mounts_the_azure_files_share(kube_api, arm, ku
         {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "data", "namespace": "default"},
+            "metadata": {"name": claim_name, "namespace": "default"},
             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
         }
     )
@@ -133,7 +136,7 @@ def test_unbound_claim_waits_then_mounts_the_azure_files_share(kube_api, arm, ku
         {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
-            "metadata": {"name": "share"},
+            "metadata": {"name": volume_name},
             "spec": {
                 "capacity": {"storage": "1Gi"},
                 "accessModes": ["ReadWriteMany"],
@@ -145,7 +148,7 @@ def test_unbound_claim_waits_then_mounts_the_azure_files_share(kube_api, arm, ku
             },
         }
     )
-    claim["spec"]["volumeName"] = "share"
+    claim["spec"]["volumeName"] = volume_name
     claim = kube_api.update(claim)
     claim["status"] = {"phase": "Bound"}
     kube_api.update(claim, subresource="status")
