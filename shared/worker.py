@@ -221,8 +221,13 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
     try:
         inputs = pod_inputs.gather(ctx.kube, pod, ctx.settings, pod_inputs.resolver(ctx.images, ctx.settings))
     except ClaimPending as waiting:  # a kubelet waits for the volume too; the reconciler enqueues the pod again
-        if (pod.get("status") or {}).get("message") != str(waiting):
-            notes.patch_status(ctx, pod, {"phase": "Pending", "reason": VOLUME_WAIT_REASON, "message": str(waiting)})
+        note = {"phase": "Pending", "reason": VOLUME_WAIT_REASON, "message": str(waiting)}
+        # Waiting for a volume is not a failed intake round: reset the count, so the wait is never given up.
+        marks = {tags.ROUNDS_ANNOTATION: None} if tags.ROUNDS_ANNOTATION in _annotations(pod) else None
+        if (pod.get("status") or {}).get("message") != str(waiting) or marks:
+            notes.patch_status(
+                ctx, pod, note if (pod.get("status") or {}).get("message") != str(waiting) else None, annotations=marks
+            )
         return Outcome("waiting", str(waiting))
     draft = translate_pod(inputs.pod, settings=ctx.settings, **inputs.draft())  # placeholder credentials
     in_subnet = bool(draft.body["properties"].get("subnetIds"))

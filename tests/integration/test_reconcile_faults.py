@@ -132,3 +132,22 @@ def test_a_created_group_clears_the_intake_marks(kube_api, arm, ctx):  # noqa: F
     assert drain(ctx) == ["created"]
     annotations = kube_api.get("pods", "default", "web")["metadata"].get("annotations") or {}
     assert tags.ROUNDS_ANNOTATION not in annotations and tags.QUEUED_UNTIL_ANNOTATION not in annotations
+
+
+def test_a_pod_waiting_for_its_volume_is_polled_not_given_up(kube_api, arm, ctx):  # noqa: F811
+    """Waiting for a claim is not a dying intake: the rounds reset, the pod stays Pending, one message a round."""
+    pod = make_pod()
+    pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "missing"}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    kube_api.create(pod)
+    wall = _Wall()
+    outcomes: list[str] = []
+    for _ in range(intake.MAX_ROUNDS * 3):
+        rec = reconciler(ctx)
+        rec.wall = wall
+        rec.run_cycle()
+        outcomes += drain(ctx)
+        wall.now += timedelta(minutes=5)
+    status = kube_api.get("pods", "default", "web")["status"]
+    assert (status["phase"], status["reason"]) == ("Pending", "WaitingForVolume")
+    assert outcomes == ["waiting"] * (intake.MAX_ROUNDS * 3)
