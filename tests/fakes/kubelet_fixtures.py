@@ -67,7 +67,7 @@ def kubelet(kube_api: Any, kube: Any, arm: Any, aci_adapter: Any, tmp_path: Any)
     from shared.relay.kubelet.server import KubeletConfig, KubeletServer
 
     if not hasattr(kube_api, "reviews"):
-        pytest.skip("the review answers are scripted on the fake; test_kubelet_real.py covers the real apiserver")
+        raise pytest.UsageError("the kubelet fixture scripts reviews on the fake: mark the test fake_kube_only")
 
     ca = trustme.CA()
     ca_file = tmp_path / "cluster-ca.crt"

@@ -12,6 +12,10 @@ from emulator.server import ArmServer
 from shared.naming import container_group_name
 from tests.fakes.arm_fixtures import fake_arm
 
+pytestmark = pytest.mark.fake_kube_only(
+    "grants through the fake's TokenReview/SubjectAccessReview model (kube_api.reviews)"
+)
+
 
 @pytest.fixture
 def arm() -> Iterator[ArmServer]:
