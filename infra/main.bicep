@@ -64,19 +64,27 @@ param createAciResourceGroup bool = true
 @description('Region of the container groups (ACI_REGION); empty means the app region.')
 param aciRegion string = ''
 
-@description('Virtual nodes to run (VIRTUAL_NODE_OS): linux, windows or both.')
+@description('Node profile (VIRTUAL_NODE_PROFILE): default, or aci-connector-2017 for the 2017 connector\'s node names, taint and port 80 for pods without ports.')
 @allowed([
+  'default'
+  'aci-connector-2017'
+])
+param virtualNodeProfile string = 'default'
+
+@description('Virtual nodes to run (VIRTUAL_NODE_OS): linux, windows or both; empty: the profile\'s (default: linux; aci-connector-2017: both).')
+@allowed([
+  ''
   'linux'
   'windows'
   'linux,windows'
 ])
-param virtualNodeOs string = 'linux'
+param virtualNodeOs string = ''
 
-@description('Name of the Linux virtual node (VIRTUAL_NODE_NAME_LINUX).')
-param virtualNodeNameLinux string = 'aci-connector-linux'
+@description('Name of the Linux virtual node (VIRTUAL_NODE_NAME_LINUX); empty: the profile\'s (aci-connector-linux, or aci-connector-0).')
+param virtualNodeNameLinux string = ''
 
-@description('Name of the Windows virtual node (VIRTUAL_NODE_NAME_WINDOWS).')
-param virtualNodeNameWindows string = 'aci-connector-windows'
+@description('Name of the Windows virtual node (VIRTUAL_NODE_NAME_WINDOWS); empty: the profile\'s (aci-connector-windows, or aci-connector-1).')
+param virtualNodeNameWindows string = ''
 
 @description('Taint of the virtual nodes (VIRTUAL_NODE_TAINT), key[=value]:Effect.')
 param virtualNodeTaint string = 'virtual-kubelet.io/provider=azure:NoSchedule'
@@ -188,6 +196,7 @@ var connectorSettings = {
   KUBECONFIG: ''
   KUBE_CONTEXT: ''
   KUBE_IN_CLUSTER: 'false'
+  VIRTUAL_NODE_PROFILE: virtualNodeProfile
   VIRTUAL_NODE_OS: virtualNodeOs
   VIRTUAL_NODE_NAME_LINUX: virtualNodeNameLinux
   VIRTUAL_NODE_NAME_WINDOWS: virtualNodeNameWindows

@@ -16,9 +16,11 @@ from functools import lru_cache
 from typing import Any
 
 from shared.errors import ConfigError
+from shared.node import NodeProfile, node_profile
 from shared.quantities import positive_quantity
 from shared.schedule import validate_ncrontab
 from shared.setting import (
+    PROFILE_SETTINGS,
     Setting,
     _at_least_a_minute,
     _bool,
@@ -29,11 +31,14 @@ from shared.setting import (
     _os_list,
     _positive_float,
     _positive_int,
+    _profile,
     _reject_or_warn,
     _resource_group,
     _taint,
     _text,
     _url,
+    from_profile,
+    warn_aliases,
 )
 
 POD_EVENTS_QUEUE = "pod-events"
@@ -127,9 +132,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KUBECONFIG", "", _text, "Path of a kubeconfig file, as an alternative to KUBE_API_URL."),
     Setting("KUBE_CONTEXT", "", _text, "Context in KUBECONFIG; empty means the current context."),
     Setting("KUBE_IN_CLUSTER", "false", _bool, "Use the in-cluster ServiceAccount (when the app runs in a pod)."),
-    Setting("VIRTUAL_NODE_OS", "linux", _os_list, "Comma-separated OS list of virtual nodes to run: linux, windows."),
-    Setting("VIRTUAL_NODE_NAME_LINUX", "aci-connector-linux", _node_name, "Name of the Linux virtual node."),
-    Setting("VIRTUAL_NODE_NAME_WINDOWS", "aci-connector-windows", _node_name, "Name of the Windows virtual node."),
+    Setting(
+        "VIRTUAL_NODE_PROFILE",
+        "default",
+        _profile,
+        "default, or aci-connector-2017: the 2017 connector's node names (aci-connector-0 Linux, aci-connector-1 "
+        "Windows), both nodes, its extra taint azure.com/aci:NoSchedule, and port 80/TCP opened on the public IP "
+        "of a pod that declares no ports (docs/settings.md, node profiles).",
+    ),
+    Setting("VIRTUAL_NODE_OS", "", _os_list, "OSes of the virtual nodes: linux, windows; empty: the profile's."),
+    Setting("VIRTUAL_NODE_NAME_LINUX", "", _node_name, "Linux virtual node's name; empty: the profile's."),
+    Setting("VIRTUAL_NODE_NAME_WINDOWS", "", _node_name, "Windows virtual node's name; empty: the profile's."),
     Setting(
         "VIRTUAL_NODE_TAINT",
         "virtual-kubelet.io/provider=azure:NoSchedule",
@@ -362,7 +375,18 @@ class Settings:
     def __getitem__(self, name: str) -> Any:
         if name not in _BY_NAME:
             raise KeyError(f"{name} is not a declared setting (see shared/config.py SETTINGS)")
-        return self.values[name]
+        value = self.values[name]
+        return from_profile(name, self.profile) if value in ("", ()) and name in PROFILE_SETTINGS else value
+
+    @property
+    def profile(self) -> NodeProfile:
+        """The VIRTUAL_NODE_PROFILE in effect (default when unset)."""
+        return node_profile(self.values.get("VIRTUAL_NODE_PROFILE") or "default")
+
+    @property
+    def node_taints(self) -> tuple[str, ...]:
+        """VIRTUAL_NODE_TAINT, then the profile's extra taints (the 2017 azure.com/aci:NoSchedule)."""
+        return (self["VIRTUAL_NODE_TAINT"], *self.profile.extra_taints)
 
     def require(self, name: str) -> Any:
         """The value of a setting the current operation cannot do without."""
@@ -416,6 +440,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     if values["KUBE_API_URL"] and not values["KUBE_BEARER_TOKEN"]:
         raise ConfigError("setting KUBE_BEARER_TOKEN is required when KUBE_API_URL is set")
+    warn_aliases(values)
     return Settings(values)
 
 

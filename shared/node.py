@@ -20,7 +20,7 @@ import copy
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,44 @@ PRESSURE_CONDITIONS: tuple[tuple[str, str, str], ...] = (
     ("PIDPressure", "KubeletHasSufficientPID", "ACI isolates processes per container group"),
     ("NetworkUnavailable", "RouteCreated", "ACI gives each container group its own network"),
 )
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    """What VIRTUAL_NODE_PROFILE selects: the nodes' names and OSes (when not set one by one), extra taints,
+    and the port opened for a pod that declares none ("" opens nothing)."""
+
+    name: str
+    node_names: Mapping[str, str]
+    os_list: tuple[str, ...]
+    extra_taints: tuple[str, ...] = ()
+    default_port: str = ""
+
+
+DEFAULT_PROFILE = "default"
+PROFILE_2017 = "aci-connector-2017"
+PROFILES: dict[str, NodeProfile] = {
+    DEFAULT_PROFILE: NodeProfile(
+        DEFAULT_PROFILE, {"linux": "aci-connector-linux", "windows": "aci-connector-windows"}, ("linux",)
+    ),
+    # The December 2017 walkthrough: two connectors, aci-connector-0 (Linux) and aci-connector-1 (Windows),
+    # tainted azure.com/aci, and a public IP with port 80 for a pod that declared no ports.
+    PROFILE_2017: NodeProfile(
+        PROFILE_2017,
+        {"linux": "aci-connector-0", "windows": "aci-connector-1"},
+        ("linux", "windows"),
+        extra_taints=("azure.com/aci:NoSchedule",),
+        default_port="80/TCP",
+    ),
+}
+
+
+def node_profile(name: str) -> NodeProfile:
+    """The profile called `name`; ValueError naming the known ones otherwise."""
+    try:
+        return PROFILES[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}: expected one of {', '.join(PROFILES)}") from None
 
 
 @dataclass(frozen=True)
@@ -193,13 +231,17 @@ def build_node(
     readiness: Readiness,
     now: datetime,
     current: Mapping[str, Any] | None = None,
+    extra_taints: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The whole Node as the connector wants it (POST body when missing; compared field by field otherwise)."""
+    """The whole Node as the connector wants it (POST body when missing; compared field by field otherwise).
+
+    `extra_taints` are the profile's (the 2017 `azure.com/aci:NoSchedule`), carried beside VIRTUAL_NODE_TAINT.
+    """
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": node_name, "labels": node_labels(os_name, node_name)},
-        "spec": {"taints": [parse_taint(taint)]},
+        "spec": {"taints": [parse_taint(text) for text in (taint, *extra_taints)]},
         "status": node_status(
             os_name=os_name,
             node_name=node_name,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("aci_connector.config")
 
 
 @dataclass(frozen=True)
@@ -55,20 +58,28 @@ def _url(value: str) -> str:
 
 
 def _node_name(value: str) -> str:
+    """A Node name, or "" for the one VIRTUAL_NODE_PROFILE gives."""
     value = value.strip()
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+    if value and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
         raise ValueError(f"not a valid Kubernetes node name: {value!r}")
     return value
 
 
 def _os_list(value: str) -> tuple[str, ...]:
+    """linux and/or windows; empty means the OSes VIRTUAL_NODE_PROFILE gives."""
     names = tuple(part.strip().lower() for part in value.split(",") if part.strip())
-    if not names:
+    if not names and value.strip():
         raise ValueError("expected at least one of linux, windows")
     for name in names:
         if name not in ("linux", "windows"):
             raise ValueError(f"unknown OS {name!r}: expected linux and/or windows")
     return tuple(dict.fromkeys(names))
+
+
+def _profile(value: str) -> str:
+    from shared.node import node_profile
+
+    return node_profile(value).name
 
 
 def _taint(value: str) -> str:
@@ -118,3 +129,35 @@ def _reject_or_warn(value: str) -> str:
     if value not in ("reject", "warn"):
         raise ValueError(f"expected reject or warn, got {value!r}")
     return value
+
+
+_FROM_PROFILE: dict[str, Callable[[Any], Any]] = {
+    "VIRTUAL_NODE_OS": lambda profile: profile.os_list,
+    "VIRTUAL_NODE_NAME_LINUX": lambda profile: profile.node_names["linux"],
+    "VIRTUAL_NODE_NAME_WINDOWS": lambda profile: profile.node_names["windows"],
+}
+"""Settings whose empty value means "what VIRTUAL_NODE_PROFILE says": an explicit value always wins."""
+PROFILE_SETTINGS = frozenset(_FROM_PROFILE)
+
+
+def from_profile(name: str, profile: Any) -> Any:
+    """The profile's value of a setting in PROFILE_SETTINGS (shared.node.NodeProfile)."""
+    return _FROM_PROFILE[name](profile)
+
+
+ALIASES = {"AZURE_CLIENT_KEY": "AZURE_CLIENT_SECRET"}
+"""The 2017 connector's names read in place of today's (old -> today's). Its AZURE_CLIENT_ID, AZURE_TENANT_ID,
+AZURE_SUBSCRIPTION_ID and ACI_RESOURCE_GROUP are today's names too."""
+_warned_aliases: set[str] = set()
+
+
+def warn_aliases(values: Mapping[str, Any]) -> None:
+    """One warning per process and alias in use: the old name works, today's is what docs and tools know."""
+    for old, new in ALIASES.items():
+        if not values.get(old) or old in _warned_aliases:
+            continue
+        _warned_aliases.add(old)
+        if values.get(new):
+            log.warning("setting %s (the 2017 connector's name) is ignored: %s is set too and wins", old, new)
+        else:
+            log.warning("setting %s (the 2017 connector's name) is read as %s; rename it to %s", old, new, new)

@@ -251,7 +251,8 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         if _same_spec(existing, body):
             # A worker that died after ARM accepted the PUT left the announcements undone: finish them now,
             # before the annotation that lets the next repeat skip this read.
-            notes.announce_created(ctx, pod, name, pod_inputs.limit_events(draft, inputs, {}, in_subnet))
+            events = pod_inputs.limit_events(draft, inputs, {}, in_subnet)
+            notes.announce_created(ctx, pod, name, events, notices=draft.notices)
             notes.patch_status(ctx, pod, None, annotations=built)  # once: the next repeat is answered from the pod
             return Outcome("unchanged", "group already matches the pod", group=name)
     tokens, proxy = pod_inputs.credentials(ctx.kube, inputs, ctx.settings, in_subnet=in_subnet)
@@ -265,7 +266,7 @@ def _create_group(pod: dict[str, Any], ctx: Context) -> Outcome:
         return Outcome("undone", "pod was deleted while its group was being created", group=name)
     if existing is None:  # before the spec-hash annotation: once it is written, a repeat skips the ARM read
         events = pod_inputs.limit_events(translation, inputs, tokens, in_subnet)
-        notes.announce_created(ctx, pod, name, events, known_missing=True)
+        notes.announce_created(ctx, pod, name, events, notices=translation.notices, known_missing=True)
     status = pod_status_from_container_group(accepted, current)
     if (current.get("status") or {}).get("reason") == WAITING_REASON:
         status = {**status, "reason": None, "message": None}  # merge patch: null removes the stale wait note

@@ -7,6 +7,7 @@ deterministic names and the CloudEvent a deterministic id, so repeating a write 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +47,17 @@ def fields(message: Message) -> dict[str, str]:
 
 
 def announce_created(
-    ctx: Context, pod: dict[str, Any], name: str, events: list[tuple[str, str]], *, known_missing: bool = False
+    ctx: Context,
+    pod: dict[str, Any],
+    name: str,
+    events: list[tuple[str, str]],
+    *,
+    notices: Sequence[tuple[str, str]] = (),
+    known_missing: bool = False,
 ) -> None:
     """The Scheduled CloudEvent, then the Warning Events (FieldsIgnored, UnenforcedFields, ... from
-    shared/kube/pod_inputs.py limit_events) and ProviderCreated, each at most once per pod uid.
+    shared/kube/pod_inputs.py limit_events), the Normal ones (the translation's notices: a port opened for a pod
+    that declared none) and ProviderCreated, each at most once per pod uid.
 
     Event names are deterministic (shared.kube.recorder) and so is the CloudEvent id, so a redelivered message
     checks for the ProviderCreated Event (written last) and repeats whatever a crash cut short.
@@ -60,6 +68,8 @@ def announce_created(
     publish_pod_transition("scheduled", pod, group_name=name)
     for reason, text in events:
         record(ctx, pod, reason, text, "Warning")
+    for reason, text in notices:
+        record(ctx, pod, reason, text, "Normal")
     ctx.kube.create_event(key_ns(pod), created)
 
 

@@ -63,6 +63,7 @@ from shared.reconcile.pods import (
 )
 from shared.reconcile.report import CycleReport, ReconcileConfig
 from shared.reconcile.retry import GIVE_UP, RETRY, decide, failure_message
+from shared.reconcile.unserved import UnservedNodes
 from shared.reconcile.writes import PodWrites
 from shared.status import pod_status_from_container_group
 from shared.worker import Context, cluster_id
@@ -134,6 +135,7 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.quota: Any = None
         self.quota_read_at: float | None = None
         self.events = EventWriter(ctx.kube) if ctx.kube is not None else None
+        self.unserved = UnservedNodes(ctx.kube) if ctx.kube is not None else None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the cycle
@@ -186,6 +188,8 @@ class Reconciler(PodWrites, NodeUpkeep):
         self._apply_nodes(report, pods_by_node=pods_by_node)
         if self.events is not None:
             self.events.forget_except(_key(p) for p in pods)
+        if self.unserved is not None:
+            report.unserved_told = self.unserved.check(self.ctx.settings.node_names, report)
 
     # ------------------------------------------------------------------ listing
 

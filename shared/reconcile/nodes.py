@@ -51,6 +51,7 @@ def ensure_node(
     readiness: Readiness,
     now: datetime | None = None,
     current: dict[str, Any] | None = None,
+    extra_taints: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], list[str]]:
     """Create the Node or bring it up to date; returns (the Node as stored, writes done: create/meta/status).
 
@@ -68,6 +69,7 @@ def ensure_node(
         readiness=readiness,
         now=moment,
         current=current,
+        extra_taints=extra_taints,
     )
     if current is None:
         try:
@@ -202,6 +204,7 @@ class NodeUpkeep:
                     readiness=self.health.readiness(),
                     now=self.wall(),
                     current=self.nodes.get(node_name),
+                    extra_taints=settings.profile.extra_taints,
                 )
             except (KubeApiError, RetryableError) as error:
                 report.errors.append(f"node {node_name}: {error}")

@@ -49,6 +49,8 @@ class CycleReport:
     retries: int = 0
     deferred_reads: int = 0
     lease_renewals: int = 0
+    unserved_told: int = 0
+    """Pods bound to a virtual-looking node nobody serves, told so (a Warning Event) this cycle."""
     node_writes: list[str] = field(default_factory=list)
     readiness: Readiness = READY
     errors: list[str] = field(default_factory=list)

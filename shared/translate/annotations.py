@@ -32,6 +32,7 @@ ANNOTATION_PRIORITY = "aci-connector.io/priority"
 ANNOTATION_PRIORITY_ALIAS = "virtual-kubelet.io/priority"
 ANNOTATION_ACR_IDENTITY = "aci-connector.io/acr-identity"
 ANNOTATION_IP_ADDRESS = "aci-connector.io/ip-address"
+ANNOTATION_DEFAULT_PORT = "aci-connector.io/default-port"
 ANNOTATION_LOG_ANALYTICS = "aci-connector.io/log-analytics-secret"
 
 

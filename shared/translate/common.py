@@ -47,6 +47,9 @@ class TranslateOptions:
     cluster_cidr: str = ""
     change_feed_workspace: tuple[str, str] = ("", "")
     """(workspace id, key) every group sends its container events to, unless the pod names its own."""
+    default_port: str = ""
+    """Port opened for a pod that declares none ("80/TCP" under VIRTUAL_NODE_PROFILE=aci-connector-2017)."""
+    profile: str = "default"
 
     @classmethod
     def from_settings(cls, settings: Any) -> TranslateOptions:
@@ -64,6 +67,7 @@ class TranslateOptions:
                 return default
             return default if value is None or value == "" else value
 
+        profile = getattr(settings, "profile", None)  # shared.config.Settings; a plain mapping has none
         subnets = get("ACI_SUBNET_IDS", "")
         if isinstance(subnets, str):
             subnets = tuple(part.strip() for part in subnets.split(",") if part.strip())
@@ -87,6 +91,8 @@ class TranslateOptions:
                 str(get("CHANGE_FEED_WORKSPACE_ID", "")).strip(),
                 str(get("CHANGE_FEED_WORKSPACE_KEY", "")).strip(),
             ),
+            default_port=profile.default_port if profile else "",
+            profile=profile.name if profile else base.profile,
         )
 
 
@@ -120,6 +126,8 @@ class Context:
     lenient: bool = False
     """UNENFORCEABLE_POD_FIELDS=warn (or the pod's annotation): run hardening ACI cannot enforce, and say so."""
     unenforced: list[str] = field(default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) of Normal Events: choices made for the pod that it should hear about."""
     _decoded: dict[tuple[str, str], dict[str, bytes] | None] = field(default_factory=dict)
 
     @property

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from shared.translate.annotations import (
+    ANNOTATION_DEFAULT_PORT,
     ANNOTATION_DNS_NAME_LABEL,
     ANNOTATION_DNS_NAME_LABEL_ALIAS,
     ANNOTATION_INJECT_DNS,
@@ -22,6 +23,9 @@ MAX_NAMESERVERS, MAX_SEARCHES, MAX_SEARCH_CHARS = 3, 32, 2048
 """The kubelet's resolv.conf limits (validation.MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars)."""
 KUBE_PROXY_VERSION = "v1.9.10"
 """The kubeVersion setting azure-aci sends; ACI chooses its kube-proxy build."""
+DEFAULT_PORT_REASON = "DefaultPortOpened"
+"""Normal Event on a pod that declared no ports and got one opened (the 2017 connector's port 80)."""
+_PORT = re.compile(r"^(?P<number>\d{1,5})(/(?P<protocol>TCP|UDP))?$", re.IGNORECASE)
 
 
 def _ports(container: dict[str, Any], path: str) -> list[dict[str, Any]]:
@@ -53,6 +57,8 @@ def _network(ctx: Context, annotations: dict[str, Any], containers: list[dict], 
             if port not in ports:
                 ports.append(port)
     asked = (annotations.get(ANNOTATION_IP_ADDRESS) or "").strip().lower()
+    if not ports and asked != "none":
+        ports = _open_default_port(ctx, annotations, containers, "private" if subnets else asked or "public")
     label_key = (
         ANNOTATION_DNS_NAME_LABEL if annotations.get(ANNOTATION_DNS_NAME_LABEL) else ANNOTATION_DNS_NAME_LABEL_ALIAS
     )
@@ -96,6 +102,43 @@ def kube_proxy_extension(kubeconfig: str, cluster_cidr: str) -> dict[str, Any]:
     protected = {"kubeConfig": base64.b64encode(kubeconfig.encode("utf-8")).decode("ascii")}
     properties = {"extensionType": "kube-proxy", "version": "1.0", "settings": settings, "protectedSettings": protected}
     return {"name": "kube-proxy", "properties": properties}
+
+
+def _open_default_port(
+    ctx: Context, annotations: dict[str, Any], containers: list[dict], kind: str
+) -> list[dict[str, Any]]:
+    """The 2017 connector gave a pod with no ports a public IP with port 80; here only on request.
+
+    Exposing a port nobody declared is a security decision, so it is never silent: the profile
+    (VIRTUAL_NODE_PROFILE=aci-connector-2017) or the pod's annotation asks for it, and the pod gets a Normal
+    Event naming the port and the reason. The port is added to the first container (ACI exposes on the IP
+    only ports a container declares). Returns the IP's ports: [] when nothing is opened.
+    """
+    raw = annotations.get(ANNOTATION_DEFAULT_PORT)
+    if raw is None:
+        value = ctx.options.default_port
+        why = f"VIRTUAL_NODE_PROFILE={ctx.options.profile} asks for the 2017 connector's behaviour"
+    else:
+        value = str(raw).strip()
+        why = f"annotation {ANNOTATION_DEFAULT_PORT}: {value!r} asks for it"
+        value = {"true": "80/TCP", "false": "", "none": ""}.get(value.lower(), value)
+    if not value:
+        return []
+    match = _PORT.match(value)
+    number = int(match["number"]) if match else 0
+    if not 1 <= number <= 65535:
+        reject(_annotation_path(ANNOTATION_DEFAULT_PORT), f"{value!r} is not true, none or a port like 80 or 53/UDP")
+    port = {"port": number, "protocol": (match["protocol"] or "TCP").upper()}
+    containers[0]["properties"]["ports"] = [port]
+    ctx.notices.append(
+        (
+            DEFAULT_PORT_REASON,
+            f"The pod declares no ports: opened port {number}/{port['protocol']} on the container group's {kind} IP "
+            f"because {why}. Declare containerPort to choose the ports, or set annotation "
+            f"{ANNOTATION_DEFAULT_PORT}: none to open none.",
+        )
+    )
+    return [port]
 
 
 def _dns_config(ctx: Context, annotations: dict[str, Any], in_subnet: bool) -> dict[str, Any] | None:

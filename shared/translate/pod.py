@@ -52,13 +52,16 @@ DEFAULT_GRACE_SECONDS = 30
 
 @dataclass
 class Translation:
-    """The ARM body, the group name, and the pod fields dropped or changed (each "path: reason")."""
+    """The ARM body, the group name, the pod fields dropped or changed (each "path: reason"), and the
+    choices made for the pod that it is told about in Normal Events ((reason, message), e.g. a port opened)."""
 
     name: str
     body: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     unenforced: list[str] = field(default_factory=list)
     """Hardening the pod asked for that runs without enforcement (UNENFORCEABLE_POD_FIELDS=warn), each "path: why"."""
+    notices: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) of Normal Events: choices made for the pod that it should hear about (a port opened)."""
 
 
 def pod_os(pod: Mapping[str, Any], options: TranslateOptions) -> str:
@@ -160,7 +163,13 @@ def translate_pod(
     inject = str(annotations.get(ANNOTATION_INJECT_KUBE_PROXY, "true")).strip().lower() != "false"
     if kube_proxy and inject and properties.get("subnetIds") and not ctx.windows:
         properties["extensions"] = [kube_proxy_extension(kube_proxy, options.cluster_cidr)]
-    return Translation(name=container_group_name(pod), body=body, warnings=ctx.warnings, unenforced=ctx.unenforced)
+    return Translation(
+        name=container_group_name(pod),
+        body=body,
+        warnings=ctx.warnings,
+        unenforced=ctx.unenforced,
+        notices=ctx.notices,
+    )
 
 
 def _lenient(ctx: Context) -> bool:

@@ -23,8 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared.config import describe, load_settings, setting_names
+from shared.config import load_settings, setting_names
 from shared.kube import KubeClient
+from shared.node import PROFILES
 from tests.fakes.kube_fixtures import kube_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,8 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 K8S_VERSION = "1.30"
 NAMESPACE = "aci-connector"
 SA = {"relay": "aci-connector-relay", "functions": "aci-connector-functions"}
-VIRTUAL_NODES = (describe("VIRTUAL_NODE_NAME_LINUX").default, describe("VIRTUAL_NODE_NAME_WINDOWS").default)
+VIRTUAL_NODES = tuple(name for profile in PROFILES.values() for name in profile.node_names.values())
+"""The node names of every profile (VIRTUAL_NODE_PROFILE): the RBAC names them all, so switching needs no edit."""
 ANY_NS = "some-app-namespace"
 """Pods on the virtual nodes live in any namespace: a grant must hold there, not only in aci-connector."""
 NODE = "<virtual node>"
@@ -122,7 +124,8 @@ CALLS: dict[str, list[Call]] = {
     "/apis/authorization.k8s.io/v1/subjectaccessreviews": [
         Call("relay", "create", "authorization.k8s.io", "subjectaccessreviews", None),
     ],
-    # shared/reconcile/nodes.py registers the virtual nodes (POST); list is for operators' tooling parity.
+    # shared/reconcile/nodes.py registers the virtual nodes (POST); reconcile/unserved.py lists one name to learn
+    # that no Node of that name exists (get is limited to the virtual nodes' names).
     "/api/v1/nodes": [
         Call("functions", "create", "", "nodes", None),
         Call("functions", "list", "", "nodes", None),

@@ -231,7 +231,14 @@ def test_known_values_are_valid_for_their_settings(bicep: Bicep, app_settings: d
 def test_bicep_defaults_match_config_defaults_for_capacity_and_nodes(
     bicep: Bicep, app_settings: dict[str, tuple[Any, Path]]
 ):
-    for name in ("NODE_CPU", "NODE_PODS", "NODE_MEMORY", "VIRTUAL_NODE_OS", "VIRTUAL_NODE_NAME_LINUX"):
+    for name in (
+        "NODE_CPU",
+        "NODE_PODS",
+        "NODE_MEMORY",
+        "VIRTUAL_NODE_PROFILE",
+        "VIRTUAL_NODE_OS",
+        "VIRTUAL_NODE_NAME_LINUX",
+    ):
         expr, path = app_settings[name]
         assert bicep.literal(expr, path) == describe(name).default, name
 
