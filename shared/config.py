@@ -20,7 +20,6 @@ from shared.node import NodeProfile, node_profile
 from shared.quantities import positive_quantity
 from shared.schedule import validate_ncrontab
 from shared.setting import (
-    PROFILE_SETTINGS,
     Setting,
     _at_least_a_minute,
     _bool,
@@ -132,14 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KUBECONFIG", "", _text, "Path of a kubeconfig file, as an alternative to KUBE_API_URL."),
     Setting("KUBE_CONTEXT", "", _text, "Context in KUBECONFIG; empty means the current context."),
     Setting("KUBE_IN_CLUSTER", "false", _bool, "Use the in-cluster ServiceAccount (when the app runs in a pod)."),
-    Setting(
-        "VIRTUAL_NODE_PROFILE",
-        "default",
-        _profile,
-        "default, or aci-connector-2017: the 2017 connector's node names (aci-connector-0 Linux, aci-connector-1 "
-        "Windows), both nodes, its extra taint azure.com/aci:NoSchedule, and port 80/TCP opened on the public IP "
-        "of a pod that declares no ports (docs/settings.md, node profiles).",
-    ),
+    Setting("VIRTUAL_NODE_PROFILE", "default", _profile, "default or aci-connector-2017 (docs/settings.md: profiles)."),
     Setting("VIRTUAL_NODE_OS", "", _os_list, "OSes of the virtual nodes: linux, windows; empty: the profile's."),
     Setting("VIRTUAL_NODE_NAME_LINUX", "", _node_name, "Linux virtual node's name; empty: the profile's."),
     Setting("VIRTUAL_NODE_NAME_WINDOWS", "", _node_name, "Windows virtual node's name; empty: the profile's."),
@@ -375,18 +367,12 @@ class Settings:
     def __getitem__(self, name: str) -> Any:
         if name not in _BY_NAME:
             raise KeyError(f"{name} is not a declared setting (see shared/config.py SETTINGS)")
-        value = self.values[name]
-        return from_profile(name, self.profile) if value in ("", ()) and name in PROFILE_SETTINGS else value
+        return from_profile(name, self.values[name], self.values)
 
     @property
     def profile(self) -> NodeProfile:
         """The VIRTUAL_NODE_PROFILE in effect (default when unset)."""
         return node_profile(self.values.get("VIRTUAL_NODE_PROFILE") or "default")
-
-    @property
-    def node_taints(self) -> tuple[str, ...]:
-        """VIRTUAL_NODE_TAINT, then the profile's extra taints (the 2017 azure.com/aci:NoSchedule)."""
-        return (self["VIRTUAL_NODE_TAINT"], *self.profile.extra_taints)
 
     def require(self, name: str) -> Any:
         """The value of a setting the current operation cannot do without."""

@@ -137,12 +137,15 @@ _FROM_PROFILE: dict[str, Callable[[Any], Any]] = {
     "VIRTUAL_NODE_NAME_WINDOWS": lambda profile: profile.node_names["windows"],
 }
 """Settings whose empty value means "what VIRTUAL_NODE_PROFILE says": an explicit value always wins."""
-PROFILE_SETTINGS = frozenset(_FROM_PROFILE)
 
 
-def from_profile(name: str, profile: Any) -> Any:
-    """The profile's value of a setting in PROFILE_SETTINGS (shared.node.NodeProfile)."""
-    return _FROM_PROFILE[name](profile)
+def from_profile(name: str, value: Any, values: Mapping[str, Any]) -> Any:
+    """`value`, or for an empty setting that defers to the profile, the profile's (shared.node.PROFILES)."""
+    if value not in ("", ()) or name not in _FROM_PROFILE:
+        return value
+    from shared.node import node_profile
+
+    return _FROM_PROFILE[name](node_profile(values.get("VIRTUAL_NODE_PROFILE") or "default"))
 
 
 ALIASES = {"AZURE_CLIENT_KEY": "AZURE_CLIENT_SECRET"}

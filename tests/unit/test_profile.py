@@ -46,14 +46,14 @@ def test_default_profile_keeps_todays_nodes():
     assert settings["VIRTUAL_NODE_PROFILE"] == "default"
     assert settings.node_names == {"linux": "aci-connector-linux"}
     assert load_settings({"VIRTUAL_NODE_OS": "windows"}).node_names == {"windows": "aci-connector-windows"}
-    assert settings.node_taints == ("virtual-kubelet.io/provider=azure:NoSchedule",)
+    assert settings.profile.extra_taints == ()
 
 
 def test_2017_profile_gives_both_2017_nodes_and_the_extra_taint():
     settings = load_settings(P2017)
     assert settings.node_names == {"linux": "aci-connector-0", "windows": "aci-connector-1"}
     assert settings["VIRTUAL_NODE_NAME_WINDOWS"] == "aci-connector-1"
-    assert settings.node_taints == ("virtual-kubelet.io/provider=azure:NoSchedule", "azure.com/aci:NoSchedule")
+    assert settings.profile.extra_taints == ("azure.com/aci:NoSchedule",)
 
 
 def test_explicit_node_settings_win_over_the_profile():
