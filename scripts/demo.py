@@ -60,6 +60,23 @@ class DemoError(Exception):
     """The walkthrough could not go on; the message says where."""
 
 
+def _two_free_ports() -> int:
+    """A port p with p + 1 free too (another run may still take them: the relay then says so at once)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise DemoError("no two consecutive free ports for the relay's kubelet API")
+
+
 def _load_pod(path: Path) -> dict[str, Any]:
     import yaml
 
@@ -191,7 +208,8 @@ class Demo:
         from tests.fakes.kube_real import free_port
 
         self.say("The connector: what `make start` runs (Azurite, ACI emulator, Functions app), and the relay")
-        blob, queue, table, arm, http, kubelet, health = (free_port() for _ in range(7))
+        blob, queue, table, arm, http, health = (free_port() for _ in range(6))
+        kubelet = _two_free_ports()  # the relay serves the second node's kubelet API on port + 1
         account = AZURITE_ACCOUNT
         storage = (
             f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={AZURITE_KEY};"
@@ -244,7 +262,10 @@ class Demo:
         print("$ python -m shared.relay", flush=True)
         self.spawn("relay", [sys.executable, "-m", "shared.relay"], self.app_env)
 
+        relay_process, relay_log = self.processes[-1][1], self.workdir / "relay.log"
+
         def advertised() -> bool:
+            self._started(relay_process, relay_log, "", "the relay")  # raises with its log if it died
             nodes = json.loads(self.run("kubectl", "get", "nodes", "-o", "json", show=False, quiet=True))["items"]
             return bool(nodes) and all(
                 any(a["type"] == "InternalIP" for a in n["status"].get("addresses") or []) for n in nodes
@@ -329,6 +350,7 @@ class Demo:
     def show_group_and_logs(self) -> None:
         self.say("The container group behind the pod (the ACI emulator), and the pod's logs through the kubelet API")
         self.cli("groups")
+        self.cli("status", f"{self.namespace}/{self.name}")  # what `az container show` would say
         logs = ("kubectl", "logs", self.name, "-n", self.namespace)
         with contextlib.suppress(DemoError):  # the first lines may take a moment to reach ACI's log store
             self.until("logs", lambda: self.run(*logs, check=False, show=False, quiet=True).strip(), 20)

@@ -30,12 +30,20 @@ def _left_running(marker: str) -> list[str]:
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
+PROFILES = {
+    # profile: (manifest, Linux node, Windows node, the container name `status` shows)
+    "default": ("iis-windows.yaml", "aci-connector-linux", "aci-connector-windows", "iis"),
+    "2017": ("iis-2017.yaml", "aci-connector-0", "aci-connector-1", "iis-winsvrcore"),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(TIME_LIMIT + 60)
-def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path):
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
     _real_kube_or_skip()
-    env = {**os.environ, "TMPDIR": str(tmp_path), "DEMO_TIMEOUT": str(TIME_LIMIT - 30)}
-    env.pop("PROFILE", None)
+    manifest, linux, windows, container = PROFILES[profile]
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DEMO_TIMEOUT": str(TIME_LIMIT - 30), "PROFILE": profile}
     result = subprocess.run(
         [sys.executable, "scripts/demo.py"],
         cwd=ROOT,
@@ -49,21 +57,21 @@ def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path):
     assert result.returncode == 0, transcript + result.stderr
     for command in (
         "$ kubectl get nodes -o wide",
-        "$ kubectl apply -f docs/examples/iis-windows.yaml",
+        f"$ kubectl apply -f docs/examples/{manifest}",
         "$ kubectl get pod iis-winsvrcore -n default -o wide",
         "$ kubectl logs iis-winsvrcore -n default",
         "$ kubectl delete pod iis-winsvrcore -n default --timeout=90s",
     ):
         assert command in transcript
-    assert re.search(r"aci-connector-linux\s+Ready", transcript)
-    assert re.search(r"aci-connector-windows\s+Ready", transcript)
+    assert re.search(rf"{linux}\s+Ready", transcript)
+    assert re.search(rf"{windows}\s+Ready", transcript)
     assert re.search(r"iis-winsvrcore\s+0/1\s+(Pending|ContainerCreating)", transcript)
-    running = re.search(
-        r"iis-winsvrcore\s+1/1\s+Running\s+\d+\s+\S+\s+(\d+\.\d+\.\d+\.\d+)\s+aci-connector-windows", transcript
-    )
+    running = re.search(rf"iis-winsvrcore\s+1/1\s+Running\s+\d+\s+\S+\s+(\d+\.\d+\.\d+\.\d+)\s+{windows}", transcript)
     assert running, transcript
     group = re.search(r"default/iis-winsvrcore\s+Windows\s+Running\s+(\S+)", transcript)
     assert group and group.group(1) == running.group(1)  # the pod IP is the container group's IP
+    assert f"IP:            {running.group(1)} (Public; ports 80/TCP)" in transcript
+    assert f"  {container}:\n    Image:     microsoft/iis:windowsservercore" in transcript
     assert "Service 'w3svc' started" in transcript  # kubectl logs through the relay's kubelet API
     assert 'pod "iis-winsvrcore" deleted' in transcript
     assert transcript.rstrip().endswith("# Done: stopping everything the demo started.")
