@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,7 +87,16 @@ def kubelet_config(settings: Settings) -> KubeletConfig | None:
 class Relay:
     """One relay process's moving parts; `start()` returns at once, `stop()` flushes."""
 
-    def __init__(self, config: RelayConfig, kube: KubeClient, write: Write, *, aci: Any = None) -> None:
+    def __init__(
+        self,
+        config: RelayConfig,
+        kube: KubeClient,
+        write: Write,
+        *,
+        aci: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`clock` times the coalescing window (a test advances its own instead of waiting on wall time)."""
         self.config = config
         self.metrics = Metrics()
         self._stop = threading.Event()
@@ -97,7 +107,7 @@ class Relay:
             workers=config.send_workers,
             max_backoff=config.send_max_backoff,
         )
-        self.coalescer = Coalescer(config.coalesce_seconds, self.sender.put, metrics=self.metrics)
+        self.coalescer = Coalescer(config.coalesce_seconds, self.sender.put, metrics=self.metrics, clock=clock)
         self.watchers = [
             NodeWatcher(
                 kube,

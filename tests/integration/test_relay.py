@@ -73,10 +73,10 @@ def summary(messages: list[Message]) -> list[tuple[str, str]]:
 def relay_factory(kube_client, queue_store) -> Iterator:
     started: list[Relay] = []
 
-    def make(**overrides) -> Relay:
+    def make(*, clock: Callable[[], float] = time.monotonic, **overrides) -> Relay:
         options = {"nodes": (NODE,), "coalesce_seconds": 0.2, "health_port": 0, "flush_seconds": 5.0}
         options.update(overrides)
-        relay = Relay(RelayConfig(**options), KubeClient(kube_client), queue_writer(queue_store))
+        relay = Relay(RelayConfig(**options), KubeClient(kube_client), queue_writer(queue_store), clock=clock)
         relay.start()
         started.append(relay)
         wait_for(relay.ready)
@@ -98,18 +98,16 @@ def http_get(port: int, path: str) -> tuple[int, str]:
 def test_pod_lifecycle_gives_one_message_per_change_in_order(kube_api, queue_store, relay_factory):
     relay = relay_factory()
     kube_api.create(pod_manifest("web", node=None))  # unscheduled: not ours yet
-    time.sleep(0.3)
     kube_api.bind("default", "web", NODE)
-    time.sleep(0.3)
+    messages = drain(queue_store, 1, settle=0.0)  # each change waits for its message: none merged by the window
     kube_api.patch("pods", "default", "web", {"spec": {"activeDeadlineSeconds": 600}})
-    time.sleep(0.3)
+    messages += drain(queue_store, 1, settle=0.0)
     kube_api.patch("pods", "default", "web", {"status": {"phase": "Running"}}, subresource="status")
-    time.sleep(0.3)
     kube_api.delete("pods", "default", "web")  # bound: graceful, deletionTimestamp set
-    time.sleep(0.3)
+    messages += drain(queue_store, 1, settle=0.0)
     kube_api.delete("pods", "default", "web", grace_period_seconds=0)
+    messages += drain(queue_store, 1)
 
-    messages = drain(queue_store, 4)
     assert summary(messages) == [("upsert", "web"), ("upsert", "web"), ("delete", "web"), ("delete", "web")]
     assert all(m.source == "watch" and m.node == NODE and m.pod and m.pod.uid for m in messages)
     versions = [int(m.resource_version or 0) for m in messages]
@@ -132,14 +130,19 @@ def test_the_workers_own_writes_never_come_back_as_messages(kube_api, queue_stor
 
 
 def test_burst_for_one_pod_is_sent_at_once_then_merged_into_one_trailing_message(kube_api, queue_store, relay_factory):
-    relay = relay_factory(coalesce_seconds=1.0)
+    now = [0.0]  # the coalescing window's clock: only the test moves it
+    relay = relay_factory(coalesce_seconds=1.0, clock=lambda: now[0])
     kube_api.create(pod_manifest("burst"))
-    first = drain(queue_store, 1, timeout=0.6, settle=0.0)
-    assert summary(first) == [("upsert", "burst")]  # not held back by the 1 s window
+    first = drain(queue_store, 1, settle=0.0)
+    assert summary(first) == [("upsert", "burst")]  # not held back by the window: its clock has not moved
     for seconds in range(104, 99, -1):  # activeDeadlineSeconds may only go down
         kube_api.patch("pods", "default", "burst", {"spec": {"activeDeadlineSeconds": seconds}})
     latest = kube_api.get("pods", "default", "burst")["metadata"]["resourceVersion"]
-    rest = drain(queue_store, 1, timeout=3.0, settle=1.2)
+    wait_for(lambda: relay.metrics.get("coalesced") == 4)  # all five held as one trailing message
+    assert relay.coalescer.pending == 1 and drain(queue_store, 0, timeout=0.5, settle=0.0) == []
+    now[0] = 1.0  # the window ends
+    relay.coalescer.pump()
+    rest = drain(queue_store, 1, settle=0.5)
     assert summary(rest) == [("upsert", "burst")]
     assert rest[0].resource_version == latest
     assert relay.metrics.get("coalesced") == 4
@@ -147,7 +150,8 @@ def test_burst_for_one_pod_is_sent_at_once_then_merged_into_one_trailing_message
 
 @pytest.mark.fake_kube_only("forces a 410 mid-burst")
 def test_forced_410_mid_burst_relists_and_relays_only_differences(kube_api, queue_store, relay_factory):
-    relay = relay_factory(watch_timeout_seconds=1)
+    now = [0.0]  # the coalescing window's clock stays put: a pod's later events are held and merged, whatever the load
+    relay = relay_factory(watch_timeout_seconds=1, clock=lambda: now[0])
     for index in range(15):
         kube_api.create(pod_manifest(f"p{index}"))
     wait_for(lambda: relay.metrics.get("messages_sent") >= 15)
@@ -157,11 +161,19 @@ def test_forced_410_mid_burst_relists_and_relays_only_differences(kube_api, queu
     for index in range(0, 30, 10):
         kube_api.delete("pods", "default", f"p{index}", grace_period_seconds=0)
     wait_for(lambda: relay.metrics.get("relists") >= 1)
-
-    messages = drain(queue_store, 30 + 3, timeout=10)
+    kube_api.create(pod_manifest("last"))  # a new pod goes out at once, after everything before it was handled
+    messages: list[Message] = []
+    wait_for(
+        lambda: (
+            messages.extend(drain(queue_store, 0, timeout=0.5, settle=0.0)) or ("upsert", "last") in summary(messages)
+        )
+    )
+    now[0] = 1.0  # the window ends: each deleted pod's held delete (MODIFIED, then DELETED) goes out as one
+    relay.coalescer.pump()
+    messages += drain(queue_store, 3, timeout=10)
     counts = Counter(summary(messages))
     assert relay.metrics.get("relists") == 1
-    assert {name for op, name in counts if op == "upsert"} == {f"p{i}" for i in range(30)}
+    assert {name for op, name in counts if op == "upsert"} == {f"p{i}" for i in range(30)} | {"last"}
     assert all(count == 1 for count in counts.values()), counts  # nothing doubled
     assert {name for op, name in counts if op == "delete"} == {"p0", "p10", "p20"}
 
