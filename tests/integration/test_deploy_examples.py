@@ -123,7 +123,7 @@ def test_walkthrough_message_one_liner(tmp_path: Path):
     assert message.manifest["metadata"]["name"] == "hello-aci"
 
 
-def _wait_until_gone(aci: Any, name: str, timeout: float = 5.0) -> bool:
+def _wait_until_gone(aci: Any, name: str, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if aci.get(name) is None:

@@ -75,7 +75,7 @@ def assert_clean(authorizer: RbacAuthorizer, needed: set[tuple[str, str, str]]) 
     assert not missing, f"the flow never made these calls: {sorted(missing)}; made {sorted(authorizer.granted())}"
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

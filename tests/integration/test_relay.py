@@ -21,7 +21,7 @@ from shared.relay import Relay, RelayConfig
 from shared.relay.sender import queue_writer
 from shared.worker import process_message
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 NODE = "aci-connector-linux"
 
@@ -33,7 +33,7 @@ def pod_manifest(name: str, *, node: str | None = NODE, namespace: str = "defaul
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-def drain(store: QueueStore, expected: int, *, timeout: float = 10.0, settle: float = 0.5) -> list[Message]:
+def drain(store: QueueStore, expected: int, *, timeout: float = 30.0, settle: float = 0.5) -> list[Message]:
     """Take messages off the queue until `expected` arrived and nothing more came for `settle` s (or timeout)."""
     client = store.client(POD_EVENTS_QUEUE)
     got: list[Message] = []
@@ -55,7 +55,7 @@ def drain(store: QueueStore, expected: int, *, timeout: float = 10.0, settle: fl
     return got
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -170,7 +170,7 @@ def test_forced_410_mid_burst_relists_and_relays_only_differences(kube_api, queu
     )
     now[0] = 1.0  # the window ends: each deleted pod's held delete (MODIFIED, then DELETED) goes out as one
     relay.coalescer.pump()
-    messages += drain(queue_store, 3, timeout=10)
+    messages += drain(queue_store, 3)
     counts = Counter(summary(messages))
     assert relay.metrics.get("relists") == 1
     assert {name for op, name in counts if op == "upsert"} == {f"p{i}" for i in range(30)} | {"last"}
@@ -189,7 +189,7 @@ def test_apiserver_restart_resumes_from_last_resource_version(kube_api, queue_st
     assert not relay.ready()
     kube_api.start()
     kube_api.create(pod_manifest("after"))
-    messages = drain(queue_store, 2, timeout=15)
+    messages = drain(queue_store, 2)
     assert sorted(summary(messages)) == [("upsert", "after"), ("upsert", "while-down")]
     assert relay.metrics.get("relists") == 0
     wait_for(relay.ready)

@@ -30,7 +30,7 @@ def _delete_text(pod) -> str:
     return Message(op="delete", pod=PodRef(meta["namespace"], meta["name"], meta.get("uid")), source="watch").to_text()
 
 
-def _wait_until_gone(aci, name: str, timeout: float = 5.0) -> bool:
+def _wait_until_gone(aci, name: str, timeout: float = 30.0) -> bool:
     """The fake finishes a delete LRO on its own clock, as ARM does; wait for it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
