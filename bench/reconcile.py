@@ -304,7 +304,7 @@ def freshness(count: int, latency: float, delay: float, minutes: int, feed_on: b
         servers.process.stop()
 
 
-def freshness_table(sizes: list[int], latency: float, delay: float, minutes: int) -> None:
+def freshness_table(sizes: list[int], latency: float, delay: float, minutes: int, feeds: tuple[bool, ...]) -> None:
     print(
         f"freshness: 1% of pods' containers exit per minute, {minutes} simulated minutes, ARM latency "
         f"{latency * 1000:.0f} ms, Log Analytics ingestion delay {delay:.0f} s (exit -> pod status, seconds; "
@@ -315,7 +315,7 @@ def freshness_table(sizes: list[int], latency: float, delay: float, minutes: int
         f"{'reads/cycle':>12} {'longest cycle s':>16}"
     )
     for count in sizes:
-        for feed_on in (False, True):
+        for feed_on in feeds:
             row = freshness(count, latency, delay, minutes, feed_on)
             print(
                 f"{count:>6} {'on' if feed_on else 'off':<12} {row['exits']:>6} {row['p50']:>7.0f} {row['p95']:>7.0f} "
@@ -334,10 +334,12 @@ def main() -> None:
     parser.add_argument("--mode", choices=("cost", "freshness"), default="cost")
     parser.add_argument("--ingestion-delay", type=float, default=60.0, help="freshness: Log Analytics delay (s)")
     parser.add_argument("--minutes", type=int, default=6, help="freshness: simulated minutes per run")
+    parser.add_argument("--feed", choices=("both", "on", "off"), default="both", help="freshness: with the feed?")
     args = parser.parse_args()
     if args.mode == "freshness":
         sizes = [int(n) for n in args.sizes.split(",")]
-        freshness_table(sizes, args.latency, args.ingestion_delay, args.minutes)
+        feeds = {"both": (False, True), "on": (True,), "off": (False,)}[args.feed]
+        freshness_table(sizes, args.latency, args.ingestion_delay, args.minutes, feeds)
         return
     print("'a steady minute' rows: reads and calls of one minute of the timer (6 cycles), wall = longest cycle")
     header = f"{'N':>6} {'mode':<30} {'ARM GET':>8} {'ARM pages':>9} {'kube':>6} {'PATCH':>6} {'wall s':>7} {'MiB':>6}"
