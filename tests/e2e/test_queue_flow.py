@@ -22,7 +22,7 @@ def _write(tmp_path, pod) -> str:
     return str(path)
 
 
-def _drain_until(host: QueueHost, done, timeout: float = 15) -> None:
+def _drain_until(host: QueueHost, done, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         host.drain(timeout=2, idle=0.3)

@@ -20,10 +20,10 @@ from shared.relay.sender import queue_writer
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, make_pod
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(180)
 
 
-def _until(condition: Callable[[], Any], step: Callable[[], Any], timeout: float = 20.0) -> Any:
+def _until(condition: Callable[[], Any], step: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         step()
