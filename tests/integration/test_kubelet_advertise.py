@@ -118,7 +118,7 @@ def test_relay_serves_the_kubelet_api_and_advertises_its_bound_port(
     relay.start()
     try:
         port = relay.kubelet.ports[NODE]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         node = kube_api.get("nodes", None, NODE)
         while node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] != port and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -26,7 +26,7 @@ def test_scheduled_running_succeeded_deleted_reach_the_topic(kube_api, arm, ctx)
         arm.terminate(name, exit_code=0)
         rec.run_cycle()
         kube_api.delete("pods", "default", "web")  # a finished pod is removed at once, as the apiserver does
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while ctx.aci.get(name) is not None and time.monotonic() < deadline:
             rec.run_cycle()  # the group is now an orphan: deleted, and the pod's deletion announced
             time.sleep(0.1)
