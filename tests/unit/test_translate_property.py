@@ -1,9 +1,11 @@
-"""Properties of the translation over generated pods (hypothesis).
+"""Properties of the translation over generated pods (hypothesis), against the ACI contract.
 
-For any pod: the translation either succeeds or raises UnsupportedPodSpec (never another
-error); secret values appear only where ACI keeps them secret; no container gets less CPU
-or memory than it asked for; the group name is valid; the body survives the SDK model and
-the strict fake ARM validator.
+For any pod (API-shaped or a standalone manifest the API server never defaulted, with annotations,
+probes, ports, volumes, Spot and Confidential): the translation either raises UnsupportedPodSpec
+naming a real field (no `?` in its path) or produces a body the emulator's 2023-05-01 spec
+validation and ACI rules accept (emulator/validate.py). Any other outcome fails. Also: secret
+values appear only where ACI keeps them secret; no container gets less CPU or memory than it asked
+for; the group name is valid; the body survives the SDK model.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ env_source = st.one_of(
 
 volume_source = st.sampled_from(
     [
+        {},  # standalone manifests: no source means emptyDir (the API server's default)
         {"emptyDir": {}},
         {"secret": {"secretName": "app"}},
         {"secret": {"secretName": "app", "items": [{"key": "a", "path": "a.txt"}]}},
@@ -95,9 +98,45 @@ volume_source = st.sampled_from(
         {"projected": {"sources": [{"secret": {"name": "app"}}, {"serviceAccountToken": {"path": "t"}}]}},
         {"downwardAPI": {"items": [{"path": "l", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
         {"gitRepo": {"repository": "https://example.com/r.git"}},
+        {"gitRepo": {"repository": "https://example.com/r.git", "directory": "../up"}},
         {"hostPath": {"path": "/"}},
     ]
 )
+
+
+INT32_MAX = 2**31 - 1
+probe_number = st.one_of(st.integers(0, 120), st.integers(INT32_MAX - 100, INT32_MAX), st.integers(1, 2**40))
+
+
+@st.composite
+def probes(draw: st.DrawFn, port_names: list[str]) -> dict[str, Any]:
+    """exec or httpGet (numeric or named port, HTTP/HTTPS), timing up to and past int32."""
+    handler = draw(st.sampled_from(["exec", "httpGet", "httpGet", "tcpSocket"]))
+    if handler == "exec":
+        probe: dict[str, Any] = {"exec": {"command": ["cat", "/tmp/ok"]}}
+    elif handler == "tcpSocket":
+        probe = {"tcpSocket": {"port": 80}}
+    else:
+        port = draw(st.one_of(st.integers(1, 65535), st.sampled_from(port_names or [8080])))
+        probe = {"httpGet": {"path": draw(st.sampled_from(["/", "/healthz"])), "port": port}}
+        if draw(st.booleans()):
+            probe["httpGet"]["scheme"] = draw(st.sampled_from(["HTTP", "HTTPS"]))
+    for key in ("initialDelaySeconds", "periodSeconds", "failureThreshold", "timeoutSeconds"):
+        if draw(st.integers(0, 3)) == 3:
+            probe[key] = draw(probe_number)
+    return probe
+
+
+@st.composite
+def ports(draw: st.DrawFn) -> list[dict[str, Any]]:
+    out = []
+    for index, number in enumerate(draw(st.lists(st.integers(1, 65535), min_size=1, max_size=3, unique=True))):
+        port: dict[str, Any] = {"containerPort": number, "name": f"p{index}"}
+        protocol = draw(st.sampled_from([None, "TCP", "UDP"]))
+        if protocol:  # a standalone manifest may leave it out: TCP
+            port["protocol"] = protocol
+        out.append(port)
+    return out
 
 
 @st.composite
@@ -120,15 +159,39 @@ def containers(draw: st.DrawFn, names: list[str], volume_names: list[str], init:
             container["envFrom"] = [{"secretRef": {"name": "app"}, "prefix": "P_"}]
         if volume_names and draw(st.booleans()):
             picked = draw(st.sampled_from(volume_names))
-            container["volumeMounts"] = [{"name": picked, "mountPath": f"/m/{picked}"}]
+            mount_path = draw(st.sampled_from([f"/m/{picked}", f"/m/{picked}", "C:/data", "/a:b"]))
+            container["volumeMounts"] = [{"name": picked, "mountPath": mount_path}]
         if not init and draw(st.booleans()):
-            container["ports"] = [{"containerPort": draw(st.integers(1, 65535)), "protocol": "TCP", "name": "p"}]
-            if draw(st.booleans()):
-                container["livenessProbe"] = {"httpGet": {"path": "/", "port": "p"}}
+            container["ports"] = draw(ports())
+        port_names = [p["name"] for p in container.get("ports") or []]
+        if not init:
+            for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+                if draw(st.integers(0, 2)) == 2:
+                    container[key] = draw(probes(port_names))
         if draw(st.integers(0, 19)) == 19:
             container["securityContext"] = {"privileged": True}
         out.append(container)
     return out
+
+
+CCE_POLICY = base64.b64encode(b"package policy").decode()
+annotation_values = {
+    "aci-connector.io/priority": st.sampled_from(["spot", "Spot", "regular"]),
+    "virtual-kubelet.io/container-sku": st.sampled_from(["Confidential", "Standard"]),
+    "microsoft.containerinstance.virtualnode.ccepolicy": st.just(CCE_POLICY),
+    "microsoft.containerinstance.virtualnode.zones": st.sampled_from(["1", "2"]),
+    "aci-connector.io/ip-address": st.sampled_from(["public", "private", "none"]),
+    "virtualkubelet.io/dnsnamelabel": st.sampled_from(["my-app-1", "x"]),
+    "microsoft.containerinstance.virtualnode.identity": st.just(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"
+    ),
+}
+
+
+@st.composite
+def annotations(draw: st.DrawFn) -> dict[str, str]:
+    keys = draw(st.lists(st.sampled_from(sorted(annotation_values)), max_size=4, unique=True))
+    return {key: draw(annotation_values[key]) for key in keys}
 
 
 @st.composite
@@ -137,14 +200,19 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     volume_names = [v["name"] for v in volume_list]
     app_names = draw(st.lists(st.sampled_from(["web", "side", "log", "app"]), min_size=1, max_size=3, unique=True))
     init_names = draw(st.lists(st.sampled_from(["init-a", "init-b"]), max_size=2, unique=True))
+    if draw(st.integers(0, 24)) == 24:  # around ACI's 60-container limit, init containers counted
+        app_names = [f"c{i}" for i in range(draw(st.integers(55, 60)))]
+        init_names = [f"init-{i}" for i in range(draw(st.integers(0, 3)))]
     spec: dict[str, Any] = {
         "containers": draw(containers(app_names, volume_names, init=False)),
         "volumes": volume_list,
         "nodeName": draw(
             st.sampled_from(["aci-connector-linux", None, "aci-connector-linux", "aci-connector-windows"])
         ),
-        "restartPolicy": draw(st.sampled_from(["Always", "OnFailure", "Never"])),
     }
+    restart_policy = draw(st.sampled_from([None, "Always", "OnFailure", "Never"]))
+    if restart_policy:  # a standalone manifest may leave it out: Always
+        spec["restartPolicy"] = restart_policy
     if init_names:
         spec["initContainers"] = draw(containers(init_names, volume_names, init=True))
     if draw(st.booleans()):
@@ -158,6 +226,8 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         metadata["uid"] = str(draw(st.uuids()))
+    if draw(st.booleans()):
+        metadata["annotations"] = draw(annotations())
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
@@ -183,16 +253,19 @@ def requested(container: dict[str, Any], resource: str) -> Decimal:
     return parse_quantity(value) if value is not None else Decimal(0)
 
 
+SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/aci"
 OPTIONS = TranslateOptions(service_account_token="")
+OPTIONS_IN_VNET = TranslateOptions(service_account_token="", subnet_ids=(SUBNET,))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pods())
-def test_translation_properties(pod):
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(pods(), st.sampled_from([OPTIONS, OPTIONS, OPTIONS_IN_VNET]))
+def test_translation_properties(pod, options):
     try:
-        translation = translate_pod(pod, secrets=SECRETS, config_maps=CONFIG_MAPS, settings=OPTIONS)
+        translation = translate_pod(pod, secrets=SECRETS, config_maps=CONFIG_MAPS, settings=options)
     except UnsupportedPodSpec as error:
         assert error.field and str(error).startswith(error.field)
+        assert "?" not in error.field, error.field
         return
     body = translation.body
     assert is_valid_group_name(translation.name)
