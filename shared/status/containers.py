@@ -18,6 +18,8 @@ from shared.status.group import (
 )
 from shared.status.times import _kube_time_of
 
+FAILED_MESSAGE = "ACI container group provisioningState is Failed"
+
 # Waiting reasons the kubelet uses; ACI sometimes puts one of them first in detailStatus.
 KNOWN_WAITING_REASONS = frozenset(
     {
@@ -142,6 +144,10 @@ def _waiting_state(group: dict, aci_container: dict, current: dict, status: dict
         return _waiting(*spoken)
     if status["lastState"] or status["restartCount"]:
         return _waiting("CrashLoopBackOff", detail or None)
+    if _props(group).get("provisioningState") == "Failed":
+        # A Regular group carries no events: a container that never started in a Failed group (e.g. its
+        # image cannot be pulled) is told from provisioningState, not left looking like it is being created.
+        return _waiting("ContainerGroupFailed", detail or _latest_warning(group) or FAILED_MESSAGE)
     return _waiting(default_waiting, detail or None)
 
 
@@ -171,9 +177,7 @@ def _status_without_view(
     elif aci_container is None and _props(group).get("containers") is not None:
         status["state"] = _waiting(default_waiting, "container not present in the ACI container group")
     elif provisioning == "Failed":
-        status["state"] = _waiting(
-            "ContainerGroupFailed", _latest_warning(group) or "ACI container group provisioningState is Failed"
-        )
+        status["state"] = _waiting("ContainerGroupFailed", _latest_warning(group) or FAILED_MESSAGE)
     else:
         status["state"] = _waiting(default_waiting)
     return status

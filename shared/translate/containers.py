@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.translate.common import Context, reject
 from shared.translate.env import aci_env, container_env, expand_argv
+from shared.translate.limits import INT32_MAX, int32
 from shared.translate.networking import _ports
 from shared.translate.resources import ContainerResources
 from shared.translate.security import _security_context
@@ -142,7 +143,7 @@ def _probe(ctx: Context, probe: dict[str, Any], path: str, container: dict[str, 
         reject(path, "a probe needs exec or httpGet")
     for key in _PROBE_TIMING:
         if probe.get(key) is not None:
-            out[key] = int(probe[key])
+            out[key] = int32(probe[key], f"{path}.{key}")
     if probe.get("terminationGracePeriodSeconds") is not None:
         ctx.warn(f"{path}.terminationGracePeriodSeconds", "ignored: ACI stops containers on its own schedule")
     return out
@@ -159,6 +160,8 @@ def _http_get(http: dict[str, Any], path: str, container: dict[str, Any]) -> dic
         number = int(port)
     except (TypeError, ValueError):
         reject(f"{path}.port", f"{port!r} is not a port")
+    if not 1 <= number <= 65535:
+        reject(f"{path}.port", f"{number} is not a port number (1-65535)")
     if http.get("host"):
         reject(f"{path}.host", "ACI probes always target the container itself")
     scheme = (http.get("scheme") or "HTTP").lower()
@@ -186,7 +189,10 @@ def _probes(ctx: Context, container: dict[str, Any], path: str, ports: list[Any]
         startup.get("failureThreshold") or _DEFAULT_FAILURES
     ) * int(startup.get("periodSeconds") or _DEFAULT_PERIOD)
     liveness = props["livenessProbe"]
-    liveness["initialDelaySeconds"] = int(liveness.get("initialDelaySeconds") or 0) + grace
+    delay = int(liveness.get("initialDelaySeconds") or 0) + grace
+    liveness["initialDelaySeconds"] = min(delay, INT32_MAX)  # ACI's field is an int32
+    clamped = f", capped at {INT32_MAX}" if delay > INT32_MAX else ""
     ctx.warn(
-        f"{path}.startupProbe", f"folded into livenessProbe.initialDelaySeconds (+{grace}s): ACI has no startup probe"
+        f"{path}.startupProbe",
+        f"folded into livenessProbe.initialDelaySeconds (+{grace}s{clamped}): ACI has no startup probe",
     )

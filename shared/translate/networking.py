@@ -80,9 +80,9 @@ def _network(ctx: Context, annotations: dict[str, Any], containers: list[dict], 
         )
     if kind != "none" and (ports or asked or label):
         if not ports:
-            reject("spec.containers[].ports", "an IP address needs at least one containerPort")
+            reject(_annotation_path(ANNOTATION_IP_ADDRESS), "an IP address needs at least one containerPort")
         if len(ports) > MAX_PORTS_PER_IP:
-            reject("spec.containers[].ports", f"{len(ports)} ports; ACI exposes at most {MAX_PORTS_PER_IP} per IP")
+            reject(_last_port_path(ctx.spec), f"{len(ports)} ports; ACI exposes at most {MAX_PORTS_PER_IP} per IP")
         ip: dict[str, Any] = {"ports": ports, "type": kind.capitalize()}
         if label:
             ip["dnsNameLabel"] = label
@@ -139,6 +139,12 @@ def _open_default_port(
         )
     )
     return [port]
+
+
+def _last_port_path(spec: dict[str, Any]) -> str:
+    """The ports of the last container that has any: where the group's port count went over."""
+    with_ports = [i for i, c in enumerate(spec.get("containers") or []) if c.get("ports")]
+    return f"spec.containers[{with_ports[-1] if with_ports else 0}].ports"
 
 
 def _dns_config(ctx: Context, annotations: dict[str, Any], in_subnet: bool) -> dict[str, Any] | None:

@@ -30,6 +30,8 @@ from shared.translate.annotations import (
 )
 from shared.translate.common import ANNOTATION_UNENFORCEABLE, Context, TranslateOptions, reject
 from shared.translate.containers import _container, _init_container
+from shared.translate.defaults import with_api_defaults
+from shared.translate.limits import check_container_count, check_spot
 from shared.translate.networking import _network, kube_proxy_extension
 from shared.translate.resources import resolve_resources
 from shared.translate.security import _pod_security_context
@@ -102,6 +104,7 @@ def translate_pod(
     """
     if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
         reject("spec", "a Pod object with a spec is required")
+    pod = with_api_defaults(pod)  # a standalone manifest never met an API server
     options = TranslateOptions.from_settings(settings)
     ctx = Context(
         pod=pod,
@@ -124,6 +127,7 @@ def translate_pod(
     resources = resolve_resources(ctx)
     volumes = translate_volumes(ctx, resources)
     _check_names(spec)
+    check_container_count(spec)
     aci_containers = [
         _container(ctx, container, f"spec.containers[{i}]", resources, volumes)
         for i, container in enumerate(containers)
@@ -160,6 +164,7 @@ def translate_pod(
     zones = _zones(annotations)
     if zones:
         body["zones"] = zones
+    check_spot(ctx, annotations, body)
     inject = str(annotations.get(ANNOTATION_INJECT_KUBE_PROXY, "true")).strip().lower() != "false"
     if kube_proxy and inject and properties.get("subnetIds") and not ctx.windows:
         properties["extensions"] = [kube_proxy_extension(kube_proxy, options.cluster_cidr)]

@@ -188,9 +188,10 @@ def _projected(
             if issued is None and token.get("audience"):
                 ctx.warn(f"{source_path}.serviceAccountToken.audience", "ignored: the configured token has its own")
             files[target] = _b64((issued or ctx.options.service_account_token).encode("utf-8"))
+        elif not source:
+            reject(source_path, "a projected source needs secret, configMap, downwardAPI or serviceAccountToken")
         else:
-            kind = next(iter(source), "?")
-            reject(f"{source_path}.{kind}", "this projected source is not available on ACI")
+            reject(f"{source_path}.{next(iter(source))}", "this projected source is not available on ACI")
     return files
 
 
@@ -296,6 +297,9 @@ def _translate_one(
         ref = volume["gitRepo"] or {}
         if not ref.get("repository"):
             reject(f"{path}.gitRepo.repository", "a repository URL is required")
+        directory = str(ref.get("directory") or "")
+        if directory.startswith("..") or ".." in directory.split("/"):
+            reject(f"{path}.gitRepo.directory", "must not contain or start with '..' (ACI, as Kubernetes)")
         repo = {key: ref[key] for key in ("repository", "directory", "revision") if ref.get(key)}
         return {"name": name, "gitRepo": repo}
     for kind in _UNSUPPORTED_KINDS:
@@ -305,8 +309,8 @@ def _translate_one(
                 "ACI cannot mount this volume type (only emptyDir, secret, configMap, "
                 "projected, downwardAPI, azureFile, Azure Files CSI and gitRepo)",
             )
-    kind = next((key for key in volume if key != "name"), "?")
-    reject(f"{path}.{kind}", "unknown volume type")
+    kind = next((key for key in volume if key != "name"), None)
+    reject(f"{path}.{kind}" if kind else path, "unknown volume type" if kind else "a volume needs a source")
 
 
 def _claim(ctx: Context, ref: dict[str, Any], path: str) -> dict[str, Any]:
@@ -372,7 +376,12 @@ def volume_mounts(ctx: Context, container: dict[str, Any], path: str, volumes: V
             reject(f"{mount_path}.mountPropagation", "ACI does not propagate mounts")
         if mount.get("recursiveReadOnly") not in (None, "Disabled"):
             ctx.warn(f"{mount_path}.recursiveReadOnly", "ignored: ACI volumes have no sub-mounts")
-        out: dict[str, Any] = {"name": name, "mountPath": mount.get("mountPath") or ""}
+        target = str(mount.get("mountPath") or "")
+        if not target:
+            reject(f"{mount_path}.mountPath", "a mount path is required")
+        if ":" in target:
+            reject(f"{mount_path}.mountPath", f"{target!r}: ACI mount paths cannot contain ':'")
+        out: dict[str, Any] = {"name": name, "mountPath": target}
         if mount.get("readOnly"):
             out["readOnly"] = True
         mounts.append(out)

@@ -165,6 +165,30 @@ def test_image_pull_failure_is_shown_retried_then_failed(kube_api, arm, ctx):
     assert rec.run_cycle().status_patches == 0
 
 
+def test_image_pull_failure_of_a_regular_group_is_told_from_provisioning_state(kube_api, arm, ctx):
+    """A Regular group shows no events: the pod still says its group failed, then fails with the reason."""
+    pod = kube_api.create(make_pod(image="nope.example/missing:1"))
+    rec = reconciler(ctx)
+    name = started(kube_api, ctx, rec, pod)
+    arm.fail_image_pull(name)
+    arm.make_ready(name)
+    assert rec.run_cycle().retries == 1
+    status = pod_of(kube_api)["status"]
+    assert status["phase"] == "Pending"
+    assert status["containerStatuses"][0]["state"]["waiting"] == {
+        "reason": "ContainerGroupFailed",
+        "message": "ACI container group provisioningState is Failed",
+    }
+    assert "Failed" not in {e["reason"] for e in kube_api.list("events", "default")}  # ACI sent no event
+
+    arm.fail_image_pull(name)
+    arm.make_ready(name)
+    assert rec.run_cycle().pods_failed == 1
+    status = pod_of(kube_api)["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "ProviderFailed")
+    assert "provisioningState is Failed" in status["message"]
+
+
 def test_events_are_written_once_and_not_rewritten(kube_api, arm, ctx):
     pod = kube_api.create(make_spot_pod())  # Regular groups carry no container events: nothing to write
     rec = reconciler(ctx)

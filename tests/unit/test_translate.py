@@ -706,7 +706,7 @@ def test_no_ports_no_ip_and_too_many_ports():
     pod = pod_with({"ports": []})
     assert "ipAddress" not in props(pod_to_container_group(pod))
     many = pod_with({"ports": [{"containerPort": 1000 + i, "protocol": "TCP"} for i in range(6)]})
-    rejects(many, "spec.containers[].ports")
+    rejects(many, "spec.containers[0].ports")
     udp = pod_with({"ports": [{"containerPort": 53, "protocol": "UDP"}]})
     assert props(pod_to_container_group(udp))["ipAddress"]["ports"] == [{"port": 53, "protocol": "UDP"}]
 

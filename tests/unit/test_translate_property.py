@@ -200,7 +200,7 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     volume_names = [v["name"] for v in volume_list]
     app_names = draw(st.lists(st.sampled_from(["web", "side", "log", "app"]), min_size=1, max_size=3, unique=True))
     init_names = draw(st.lists(st.sampled_from(["init-a", "init-b"]), max_size=2, unique=True))
-    if draw(st.integers(0, 24)) == 24:  # around ACI's 60-container limit, init containers counted
+    if draw(st.integers(0, 49)) == 49:  # around ACI's 60-container limit, init containers counted
         app_names = [f"c{i}" for i in range(draw(st.integers(55, 60)))]
         init_names = [f"init-{i}" for i in range(draw(st.integers(0, 3)))]
     spec: dict[str, Any] = {
