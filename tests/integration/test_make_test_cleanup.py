@@ -21,9 +21,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# ruff, ruff format and the doctor run before pytest: under a loaded machine that alone can take minutes.
+# The inner run skips the checks before pytest (ACI_TEST_PYTEST_ONLY): this test is about the script's cleanup.
 def _started(tmp_path: Path, timeout: float = 300) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "ACI_INTERRUPT_TARGET": "1", "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "ACI_INTERRUPT_TARGET": "1", "ACI_TEST_PYTEST_ONLY": "1", "TMPDIR": str(tmp_path)}
     env.pop("ACI_TEST_RUN_DIR", None)
     process = subprocess.Popen(
         ["bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", "tests/integration/test_interrupt_target.py"],
