@@ -560,20 +560,23 @@ def test_out_of_band_delete_and_logs(arm: ArmServer) -> None:
     assert arm.counts["logs"] == 2
 
 
-def test_delete_202_polls_until_gone(arm: ArmServer) -> None:
-    session = _session(arm)
-    arm.delete_mode = "202"
-    session.put(_group_url(arm, "gone"), json=_linux_body())
-    answer = session.delete(_group_url(arm, "gone"))
-    assert answer.status_code == 202
-    assert "operations/" in answer.headers["Azure-AsyncOperation"] and "operationResults/" in answer.headers["Location"]
-    assert session.get(_group_url(arm, "gone")).json()["properties"]["provisioningState"] == "Deleting"
-    again = session.put(_group_url(arm, "gone"), json=_linux_body())
-    assert again.status_code == 409 and again.json()["error"]["code"] == "ContainerGroupTransitioning"
-    time.sleep(0.25)
-    assert session.get(answer.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
-    assert session.get(answer.headers["Location"]).status_code == 204
-    assert session.get(_group_url(arm, "gone")).status_code == 404
+def test_delete_202_polls_until_gone() -> None:
+    clock = ManualClock()  # the delete stays in progress until the test moves the clock, however slow the machine
+    with fake_arm(clock) as arm:
+        session = _session(arm)
+        arm.delete_mode = "202"
+        session.put(_group_url(arm, "gone"), json=_linux_body())
+        answer = session.delete(_group_url(arm, "gone"))
+        assert answer.status_code == 202
+        operation, location = answer.headers["Azure-AsyncOperation"], answer.headers["Location"]
+        assert "operations/" in operation and "operationResults/" in location
+        assert session.get(_group_url(arm, "gone")).json()["properties"]["provisioningState"] == "Deleting"
+        again = session.put(_group_url(arm, "gone"), json=_linux_body())
+        assert again.status_code == 409 and again.json()["error"]["code"] == "ContainerGroupTransitioning"
+        arm.advance(arm.timing.deleting + 0.05)
+        assert session.get(operation).json()["status"] == "Succeeded"
+        assert session.get(location).status_code == 204
+        assert session.get(_group_url(arm, "gone")).status_code == 404
 
 
 # ----------------------------------------------------------------------------- quotas, usages, capabilities
