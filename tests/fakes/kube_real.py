@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.kube_errors import KubeError
+from tests.fakes.kube_rbac import Attributes
 from tests.fakes.kube_resources import ResourceType, resolve
 from tests.fakes.processes import track, untrack
 
@@ -61,13 +62,29 @@ SWEPT: tuple[tuple[str, str, bool], ...] = (
     ("/api/v1", "secrets", True),
     ("/api/v1", "serviceaccounts", True),
     ("/api/v1", "services", True),
+    ("/api/v1", "persistentvolumeclaims", True),
+    ("/apis/apps/v1", "deployments", True),
     ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
     ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     ("/api/v1", "nodes", False),
+    ("/api/v1", "persistentvolumes", False),
     ("/api/v1", "namespaces", False),
 )
+
+
+RBAC_API = "/apis/rbac.authorization.k8s.io/v1"
+APPLIED: dict[str, tuple[str, str, bool]] = {
+    "Namespace": ("/api/v1", "namespaces", False),
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "Secret": ("/api/v1", "secrets", True),
+    "ConfigMap": ("/api/v1", "configmaps", True),
+    "ClusterRole": (RBAC_API, "clusterroles", False),
+    "ClusterRoleBinding": (RBAC_API, "clusterrolebindings", False),
+    "Role": (RBAC_API, "roles", True),
+    "RoleBinding": (RBAC_API, "rolebindings", True),
+}
 
 
 class RealKubeUnavailable(RuntimeError):
@@ -154,8 +171,12 @@ class RealKube:
 
     kind = "real"
 
-    def __init__(self, *, extra_args: list[str] | None = None, workdir: str | None = None) -> None:
+    def __init__(
+        self, *, extra_args: list[str] | None = None, workdir: str | None = None, audit_log: bool = True
+    ) -> None:
         self.extra_args = list(extra_args or [])
+        self.audit_log = audit_log and not any(a.startswith("--audit-policy-file") for a in self.extra_args)
+        """Log every resource request (request_counts, decisions); off when the caller brings its own policy."""
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="real-kube-", dir=_fast_tmp()))
         self.port = 0
@@ -169,6 +190,7 @@ class RealKube:
         self._ssl: ssl.SSLContext | None = None
         self._baseline: set[str] = set()
         self._counts = RequestCounts(self)
+        self.audit = AuditLog(self, self.workdir / "audit.log")
         self.session_owned = False
         """Set by the session fixture: tests share this server and may not stop or restart it."""
 
@@ -290,6 +312,7 @@ class RealKube:
             "--profiling=false",
             "--logtostderr=true",
             "--v=0",
+            *self._audit_args(),
             *self.extra_args,
         ]
         self._apiserver = Process.start("kube-apiserver", command, w / "kube-apiserver.log")
@@ -302,6 +325,18 @@ class RealKube:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"kube-apiserver was not ready within {timeout} s:\n{self._apiserver.tail()}")
+
+    def _audit_args(self) -> list[str]:
+        if not self.audit_log:
+            return []
+        policy = self.workdir / "audit-policy.json"
+        policy.write_text(json.dumps(AUDIT_POLICY))
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit.path}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",
+        ]
 
     def _ready(self) -> bool:
         """/readyz, plus what the bootstrap controller creates a moment later (default and kube-node-lease)."""
@@ -416,14 +451,29 @@ class RealKube:
 
     @property
     def request_counts(self) -> RequestCounts:
-        """(VERB, resource[/subresource]) -> requests served since `request_counts.clear()` (or reset()).
-
-        Read from the apiserver's own apiserver_request_total metric, so the counts include this helper's
-        calls: compare deltas of the keys a flow makes, around the flow. Only the resources the connector
-        uses are counted (pods, nodes, events, leases), which the apiserver's internal loops never touch;
-        a watch is counted when it ends.
-        """
+        """(VERB, resource[/subresource]) -> requests since `request_counts.clear()` (or reset()), from the
+        audit log, without this helper's own calls: the fake's `request_counts`, on the real server."""
         return self._counts
+
+    def decisions(self, user: str) -> Decisions:
+        """From now on, what the real authorizer allowed and refused `user` (see Decisions)."""
+        return Decisions(self, user)
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create `obj`, or replace it when it exists (kubectl apply without the three-way merge)."""
+        prefix, plural, namespaced = APPLIED[obj["kind"]]
+        meta = obj["metadata"]
+        namespace = meta.get("namespace") or "default"
+        base = f"{prefix}/namespaces/{namespace}/{plural}" if namespaced else f"{prefix}/{plural}"
+        try:
+            return self.request("POST", base, obj)
+        except KubeError as exc:
+            if exc.code != 409:
+                raise
+        current = self.request("GET", f"{base}/{meta['name']}")
+        replacement = copy.deepcopy(obj)
+        replacement["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return self.request("PUT", f"{base}/{meta['name']}", replacement)
 
     # ----- identities ------------------------------------------------------------------------------------------------
     def service_account_token(
@@ -467,7 +517,8 @@ class RealKube:
         for _round in range(3):
             leftovers = [entry for entry in self._sweepable() if entry[2]["metadata"]["uid"] not in self._baseline]
             if not leftovers:
-                self._counts.clear()
+                if self.audit_log:
+                    self._counts.clear()
                 return
             for plural, path, item in leftovers:
                 self._remove(plural, path, item)
@@ -492,38 +543,124 @@ class RealKube:
                 raise
 
 
-COUNTED = frozenset({"pods", "nodes", "events", "leases"})
-_METRIC = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
+HTTP_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "watch": "WATCH",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "deletecollection": "DELETECOLLECTION",
+}
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata"}],
+}
+
+
+@dataclass(frozen=True)
+class Audited:
+    """One resource request as the apiserver's audit log recorded it."""
+
+    audit_id: str
+    user: str
+    verb: str
+    api_group: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: int
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> Audited | None:
+        ref = event.get("objectRef")
+        if not ref or not ref.get("resource"):
+            return None  # discovery, /version, /readyz: not a resource request
+        return cls(
+            event.get("auditID", ""),
+            (event.get("user") or {}).get("username", ""),
+            event.get("verb", ""),
+            ref.get("apiGroup", ""),
+            ref["resource"],
+            ref.get("subresource", ""),
+            ref.get("namespace", ""),
+            ref.get("name", ""),
+            int((event.get("responseStatus") or {}).get("code") or 0),
+        )
+
+    @property
+    def attributes(self) -> Attributes:
+        return Attributes(self.verb, self.api_group, "", self.resource, self.subresource, self.namespace, self.name)
+
+
+class AuditLog:
+    """The real server's audit log (every resource request at level Metadata), read from an offset.
+
+    It gives the real server what the fake keeps in memory: request counts and authorization decisions,
+    per user, so the same assertions hold on both.
+    """
+
+    def __init__(self, server: RealKube, path: Path) -> None:
+        self.server = server
+        self.path = path
+
+    def offset(self) -> int:
+        """Where the log ends now, once every request answered so far has been written."""
+        self.sync()
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """The apiserver writes an event right after answering: a marker request, then wait for its entry."""
+        marker = f"audit-sync-{time.monotonic_ns()}"
+        with contextlib.suppress(KubeError):
+            self.server.request("GET", f"/api/v1/namespaces/default/configmaps/{marker}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.path.exists() and marker.encode() in self.path.read_bytes()[-65536:]:
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"the audit log never recorded {marker}")
+
+    def since(self, offset: int) -> list[Audited]:
+        """Requests logged after `offset`, one entry per request (a watch logs ResponseStarted and Complete)."""
+        self.sync()
+        with self.path.open("rb") as log:
+            log.seek(offset)
+            data = log.read()
+        seen: dict[str, Audited] = {}
+        for line in data.splitlines():
+            with contextlib.suppress(ValueError):
+                entry = Audited.parse(json.loads(line))
+                if entry is not None and not entry.name.startswith("audit-sync-"):
+                    seen[entry.audit_id] = entry
+        return list(seen.values())
 
 
 class RequestCounts:
-    """A Counter-like view of the real server's request metrics since the last clear() (see request_counts)."""
+    """(VERB, resource[/subresource]) -> authorized requests since clear(), as the fake's `request_counts`.
+
+    From the audit log; the admin helper's own calls (create/get/... on RealKube) are left out, as the fake's
+    helpers never go through HTTP, and refused requests are left out, as the fake counts after authorizing.
+    """
 
     def __init__(self, server: RealKube) -> None:
         self._server = server
-        self._base: collections.Counter[tuple[str, str]] = collections.Counter()
-
-    def _total(self) -> collections.Counter[tuple[str, str]]:
-        totals: collections.Counter[tuple[str, str]] = collections.Counter()
-        for line in str(self._server.request("GET", "/metrics")).splitlines():
-            match = _METRIC.match(line)
-            if not match:
-                continue
-            labels = dict(_LABEL.findall(match.group(1)))
-            if labels.get("resource") not in COUNTED:
-                continue
-            resource = labels["resource"] + (f"/{labels['subresource']}" if labels.get("subresource") else "")
-            totals[(labels.get("verb", ""), resource)] += int(float(match.group(2)))
-        return totals
+        self._offset = 0
 
     def current(self) -> collections.Counter[tuple[str, str]]:
-        counts = self._total()
-        counts.subtract(self._base)
-        return +counts
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        for entry in self._server.audit.since(self._offset):
+            if entry.user != "admin" and entry.code not in (401, 403):
+                resource = entry.resource + (f"/{entry.subresource}" if entry.subresource else "")
+                counts[(HTTP_VERBS.get(entry.verb, entry.verb.upper()), resource)] += 1
+        return counts
 
     def clear(self) -> None:
-        self._base = self._total()
+        self._offset = self._server.audit.offset()
 
     def __getitem__(self, key: tuple[str, str]) -> int:
         return self.current()[key]
@@ -536,6 +673,29 @@ class RequestCounts:
 
     def values(self) -> ValuesView[int]:
         return self.current().values()
+
+
+class Decisions:
+    """What the real RBAC authorizer decided for one user since this view was made (the fake's RbacAuthorizer)."""
+
+    def __init__(self, server: RealKube, user: str) -> None:
+        self.server = server
+        self.user = user
+        self._offset = server.audit.offset()
+
+    def _entries(self) -> list[Audited]:
+        return [entry for entry in self.server.audit.since(self._offset) if entry.user == self.user]
+
+    @property
+    def denied(self) -> list[Attributes]:
+        return [entry.attributes for entry in self._entries() if entry.code == 403]
+
+    def granted(self) -> set[tuple[str, str, str]]:
+        """(verb, group, resource[/subresource]) of every authorized request: what the flow really did."""
+        return {(e.verb, e.api_group, e.attributes.combined) for e in self._entries() if e.code != 403}
+
+    def clear(self) -> None:
+        self._offset = self.server.audit.offset()
 
 
 class _PortTaken(RuntimeError):

@@ -364,6 +364,8 @@ class KubeStore:
             key = object_key(rt, meta.get("namespace"), name)
             if key in self._objects[rt.plural]:
                 raise already_exists(rt, name)
+            if meta.get("resourceVersion"):  # the etcd3 store's refusal, a 500 with no reason (as 1.20 answers)
+                raise KubeError(500, "resourceVersion should not be set on objects to be created")
             for field in (*SYSTEM_META, "resourceVersion", "selfLink", "managedFields"):
                 meta.pop(field, None)
             meta["name"] = name

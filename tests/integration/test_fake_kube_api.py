@@ -17,13 +17,10 @@ from typing import Any
 import pytest
 
 from tests.fakes.kube_api import KubeApiServer
+from tests.fakes.kube_errors import KubeError
 from tests.fakes.kube_fixtures import urlopen
 from tests.fakes.kube_patch import strategic_merge
 from tests.fakes.kube_schema import definitions
-
-pytestmark = pytest.mark.fake_kube_only(
-    "the fake's own conformance tests: their [real] runs are being triaged into fake fixes and 1.20 differences"
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -84,6 +81,7 @@ def make_pod(server: KubeApiServer, name: str, **spec: Any) -> dict[str, Any]:
 
 
 # ----- discovery ---------------------------------------------------------------------------------------------------
+@pytest.mark.fake_kube_only("1.32's discovery (aggregated lists, /openapi/v3); 1.20 serves older documents")
 def test_discovery_documents(kube_api: KubeApiServer) -> None:
     status, version, _ = call(kube_api, "GET", "/version")
     assert status == 200 and version["major"] == "1" and version["gitVersion"].startswith("v1.")
@@ -114,6 +112,7 @@ def test_discovery_documents(kube_api: KubeApiServer) -> None:
     assert status == 404 and missing["reason"] == "NotFound" and missing["kind"] == "Status"
 
 
+@pytest.mark.fake_kube_only("the fake authenticates nobody; the real server refuses unknown tokens (401)")
 def test_any_bearer_token_or_none_is_accepted(kube_api: KubeApiServer) -> None:
     assert call(kube_api, "GET", PODS, headers={"Authorization": "Bearer whatever"})[0] == 200
     assert call(kube_api, "GET", PODS)[0] == 200
@@ -127,6 +126,7 @@ def test_initial_namespaces(kube_api: KubeApiServer) -> None:
 
 
 # ----- create ------------------------------------------------------------------------------------------------------
+@pytest.mark.fake_kube_only("pods carry metadata.generation from 1.33 (the fake follows current); 1.20 sets none")
 def test_create_fills_server_fields(kube_api: KubeApiServer) -> None:
     first = make_pod(kube_api, "a")
     second = make_pod(kube_api, "b")
@@ -173,6 +173,7 @@ def test_qos_classes(kube_api: KubeApiServer) -> None:
     assert call(kube_api, "POST", PODS, burstable)[1]["status"]["qosClass"] == "Burstable"
 
 
+@pytest.mark.fake_kube_only("managedFields are not modelled by the fake")
 def test_create_matches_recorded_real_create_response(kube_api: KubeApiServer) -> None:
     """The recorded audit event holds the request a controller sent and the response a real apiserver gave."""
     audit = json.loads(
@@ -197,6 +198,10 @@ def test_create_matches_recorded_real_create_response(kube_api: KubeApiServer) -
 
 def test_recorded_running_pod_can_be_seeded_and_keeps_status(kube_api: KubeApiServer) -> None:
     running = json.loads((FIXTURES / "k8s-pods/pod-running.gke.k9s-p1.json").read_text())
+    with pytest.raises(KubeError) as refused:  # a read object cannot be created as is
+        kube_api.create(running)
+    assert refused.value.code == 500 and "resourceVersion should not be set" in refused.value.message
+    del running["metadata"]["resourceVersion"]
     created = kube_api.create(running)
     assert created["status"]["phase"] == "Pending"
     updated = kube_api.update({**created, "status": running["status"]}, subresource="status")
@@ -247,6 +252,7 @@ def test_invalid_pods_are_422_with_causes(kube_api: KubeApiServer) -> None:
     assert call(kube_api, "POST", PODS, {"metadata": {}, "spec": pod("x")["spec"]})[0] == 422
 
 
+@pytest.mark.fake_kube_only("fieldValidation is 1.25+; 1.20 ignores it")
 def test_unknown_fields_are_dropped_warned_or_rejected(kube_api: KubeApiServer) -> None:
     body = pod("u")
     body["spec"]["containers"][0]["imagePullPolcy"] = "Always"
@@ -285,6 +291,7 @@ def test_put_name_mismatch_is_400(kube_api: KubeApiServer) -> None:
     assert status == 400 and body["message"] == "the name of the object (q) does not match the name on the URL (p)"
 
 
+@pytest.mark.fake_kube_only("pods carry metadata.generation from 1.33; 1.20 sets none")
 def test_pod_spec_is_immutable_except_image(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     status, body, _ = call(
@@ -296,6 +303,7 @@ def test_pod_spec_is_immutable_except_image(kube_api: KubeApiServer) -> None:
     assert "pod updates may not change fields" in body["message"]
 
 
+@pytest.mark.fake_kube_only("server-side apply is not modelled (the fake answers 415)")
 def test_patch_types(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     status, body, _ = call(kube_api, "PATCH", PODS + "/p", {"metadata": {"labels": {"a": "1", "b": "2"}}}, MERGE)
@@ -325,6 +333,9 @@ def test_patch_with_stale_resource_version_conflicts(kube_api: KubeApiServer) ->
     assert status == 409 and body["reason"] == "Conflict"
 
 
+@pytest.mark.fake_kube_only(
+    "the real server also returns lastProbeTime/lastTransitionTime: null in conditions; not modelled"
+)
 def test_status_patch_merges_conditions_by_type_and_replaces_container_statuses(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     path = PODS + "/p/status"
@@ -409,6 +420,9 @@ def test_strategic_merge_follows_schema_keys() -> None:
     assert original["spec"]["containers"][0]["env"][0] == {"name": "A", "value": "1"}  # input untouched
 
 
+@pytest.mark.fake_kube_only(
+    "a real Node's status gets zero-valued nodeInfo/daemonEndpoints and allocatable=capacity; not modelled"
+)
 def test_status_and_main_resource_writes_are_separated(kube_api: KubeApiServer) -> None:
     created = make_pod(kube_api, "p")
     status_write = copy.deepcopy(created)
@@ -518,6 +532,7 @@ def test_label_selectors(kube_api: KubeApiServer) -> None:
     assert status == 400 and body["reason"] == "BadRequest" and "unable to parse requirement" in body["message"]
 
 
+@pytest.mark.fake_kube_only("1.20 has fewer pod field labels than 1.32 (spec.hostNetwork is refused)")
 def test_field_selectors(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "a", nodeName="n1")
     make_pod(kube_api, "b")
@@ -586,6 +601,7 @@ def test_table_output_for_kubectl(kube_api: KubeApiServer) -> None:
 
 
 # ----- delete ------------------------------------------------------------------------------------------------------
+@pytest.mark.fake_kube_only("1.20 words precondition conflicts differently; the fake uses 1.32's wording")
 def test_delete_preconditions(kube_api: KubeApiServer) -> None:
     created = make_pod(kube_api, "p")
     status, body, _ = call(kube_api, "DELETE", PODS + "/p", {"preconditions": {"uid": "other"}})
@@ -665,6 +681,7 @@ def test_delete_other_kinds_returns_status(kube_api: KubeApiServer) -> None:
     assert call(kube_api, "DELETE", "/api/v1/namespaces/default/configmaps/cm")[0] == 404
 
 
+@pytest.mark.fake_kube_only("needs the namespace controller, which the test ground does not run")
 def test_namespace_delete_cascades_and_system_namespaces_are_protected(kube_api: KubeApiServer) -> None:
     kube_api.create({"kind": "Namespace", "metadata": {"name": "team"}})
     kube_api.create({"kind": "Secret", "metadata": {"name": "s", "namespace": "team"}, "data": {"k": "dg=="}})
@@ -675,6 +692,7 @@ def test_namespace_delete_cascades_and_system_namespaces_are_protected(kube_api:
 
 
 # ----- binding -----------------------------------------------------------------------------------------------------
+@pytest.mark.fake_kube_only("pods carry metadata.generation from 1.33; 1.20 sets none")
 def test_binding_sets_node_name_once(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     binding = {
@@ -724,6 +742,7 @@ def test_watch_from_zero_replays_state_then_streams_live(kube_api: KubeApiServer
     assert rvs == sorted(rvs) and len(set(rvs)) == 4
 
 
+@pytest.mark.fake_kube_only("fractional timeoutSeconds: the fake accepts 0.2, the real server refuses it (400)")
 def test_watch_from_resource_version_and_selector_transitions(kube_api: KubeApiServer) -> None:
     start = kube_api.resource_version
     kube_api.create({"kind": "Pod", "metadata": {"name": "a", "labels": {"app": "x"}}, "spec": pod("a")["spec"]})
@@ -792,6 +811,7 @@ def test_watch_too_old_resource_version_sends_error_event() -> None:
         server.stop()
 
 
+@pytest.mark.fake_kube_only("fractional timeoutSeconds: the fake accepts 0.2, the real server refuses it (400)")
 def test_watch_with_table_accept_wraps_objects(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "a")
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -800,6 +820,7 @@ def test_watch_with_table_accept_wraps_objects(kube_api: KubeApiServer) -> None:
 
 
 # ----- faults, counts, lifecycle -----------------------------------------------------------------------------------
+@pytest.mark.fake_kube_only("tests the fake's fault hooks")
 def test_fault_injection_and_request_counts(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     kube_api.faults.inject(500, 2, verb="PATCH", resource="pods/status")
@@ -827,6 +848,7 @@ def test_fault_injection_and_request_counts(kube_api: KubeApiServer) -> None:
     assert kube_api.request_counts[("POST", "pods")] == 1
 
 
+@pytest.mark.fake_kube_only("stops and restarts the apiserver (the real one is shared by the session)")
 def test_restart_keeps_store_and_port(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "p")
     url = kube_api.url
@@ -838,6 +860,7 @@ def test_restart_keeps_store_and_port(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "q")
 
 
+@pytest.mark.fake_kube_only("stops the apiserver (the real one is shared by the session)")
 def test_stop_ends_open_watch_streams(kube_api: KubeApiServer) -> None:
     result: list[Any] = []
 

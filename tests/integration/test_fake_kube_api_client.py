@@ -17,10 +17,6 @@ from kubernetes.client.rest import ApiException
 
 from tests.fakes.kube_api import KubeApiServer
 
-pytestmark = pytest.mark.fake_kube_only(
-    "the fake's own conformance tests: their [real] runs are being triaged into fake fixes and 1.20 differences"
-)
-
 KUBECTL = shutil.which("kubectl") or ("/usr/bin/kubectl" if os.path.exists("/usr/bin/kubectl") else None)
 
 
@@ -132,6 +128,7 @@ def test_coordination_leases(kube_client: client.ApiClient) -> None:
     assert caught.value.status == 404
 
 
+@pytest.mark.fake_kube_only("the fake authenticates nobody; the real server needs its CA and a known token")
 def test_bearer_token_is_accepted(kube_api: KubeApiServer) -> None:
     configuration = client.Configuration()
     configuration.host = kube_api.url
@@ -232,6 +229,7 @@ spec:
 """
 
 
+@pytest.mark.fake_kube_only("runs kubectl with any token and no CA, which only the fake accepts")
 def test_kubectl_create_get_delete(kubectl: Any, kube_api: KubeApiServer, tmp_path: Path) -> None:
     manifest = tmp_path / "pod.yaml"
     manifest.write_text(POD_YAML)
@@ -269,6 +267,7 @@ spec:
 """
 
 
+@pytest.mark.fake_kube_only("runs kubectl with any token and no CA, which only the fake accepts")
 def test_kubectl_strict_validation_and_other_resources(kubectl: Any) -> None:
     bad = kubectl(
         "create", "-f", "-", stdin=POD_YAML.replace("image: nginx:1.25", "image: nginx:1.25\n    imagePolicy: x")

@@ -59,6 +59,9 @@ def test_token_errors_match_the_apiserver(kube_api: KubeApiServer, kube_client: 
     assert conflict.value.status == 409 and "might have been deleted and then recreated" in _message(conflict.value)
 
 
+@pytest.mark.fake_kube_only(
+    "sets the fake's token lifetime cap; the real one runs without --service-account-max-token-expiration"
+)
 def test_max_token_expiration_caps_the_lifetime(kube_api: KubeApiServer, kube_client: client.ApiClient) -> None:
     if not isinstance(kube_api, KubeApiServer):
         pytest.skip("--service-account-max-token-expiration is a start flag of the real server; the fake's knob")
