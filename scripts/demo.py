@@ -40,6 +40,8 @@ class Profile:
     manifest: str
     settings: dict[str, str] = field(default_factory=dict)
     about: str = ""
+    exposure: bool = False
+    """Also show what `az container list` showed in 2017: the group's IP:port, OS and size, and why port 80."""
 
 
 PROFILES: dict[str, Profile] = {
@@ -50,8 +52,9 @@ PROFILES: dict[str, Profile] = {
     ),
     "2017": Profile(
         "docs/examples/iis-2017.yaml",
-        {"VIRTUAL_NODE_OS": "linux,windows", "VIRTUAL_NODE_PROFILE": "aci-connector-2017"},
+        {"VIRTUAL_NODE_PROFILE": "aci-connector-2017"},
         "the 2017 node names (aci-connector-0, aci-connector-1) and the walkthrough's pod word for word",
+        exposure=True,
     ),
 }
 
@@ -242,7 +245,8 @@ class Demo:
         )
         self.app_env = app
         launcher = ["python", "-m", "shared.localhost", "--port", str(http), "--host", "local"]
-        print(f"$ {' '.join(launcher)}   # `make start`, with KUBE_API_URL and the profile's settings", flush=True)
+        chosen = " ".join(f"{key}={value}" for key, value in self.profile.settings.items())
+        print(f"$ {' '.join(launcher)}   # `make start`, with KUBE_API_URL and {chosen}", flush=True)
         private = ["--state-dir", str(self.workdir), "--no-settings-file"]  # nothing from or into the checkout
         self.spawn("connector", [sys.executable, *launcher[1:], *private], app, ready="Host started")
         for line in (self.workdir / "connector.log").read_text().splitlines():
@@ -278,7 +282,9 @@ class Demo:
             "get",
             "nodes",
             "-o",
-            "custom-columns=NAME:.metadata.name,OS:.metadata.labels.kubernetes\\.io/os,TAINTS:.spec.taints[*].key",
+            "custom-columns=NAME:.metadata.name,OS:.metadata.labels.kubernetes\\.io/os,"
+            + ("BETA-OS:.metadata.labels.beta\\.kubernetes\\.io/os," if self.profile.exposure else "")
+            + "TAINTS:.spec.taints[*].key",
         )
         print(
             "(node.kubernetes.io/not-ready is put on every new node by the apiserver's admission; the node"
@@ -356,6 +362,24 @@ class Demo:
             self.until("logs", lambda: self.run(*logs, check=False, show=False, quiet=True).strip(), 20)
         self.run(*logs, check=False)
 
+    def show_exposure(self) -> None:
+        """The 2017 user's `az container list`: IP:ports, Windows, 1 core / 1.5 GB; and the Event saying why port 80."""
+        if not self.profile.exposure:
+            return
+        self.say("The group's public IP and port (what `az container list` showed), and why port 80 is open")
+        self.cli("status", f"{self.namespace}/{self.name}")
+        self.run(
+            "kubectl",
+            "get",
+            "events",
+            "-n",
+            self.namespace,
+            "--field-selector",
+            f"involvedObject.name={self.name},reason=DefaultPortOpened",
+            "-o",
+            "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
+        )
+
     def delete(self) -> None:
         self.say("Delete: the connector deletes the group, then the pod is gone")
         self.run("kubectl", "delete", "pod", self.name, "-n", self.namespace, "--timeout=90s")
@@ -397,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.create_pod()
         demo.watch_running()
         demo.show_group_and_logs()
+        demo.show_exposure()
         demo.delete()
         print("\n# Done: stopping everything the demo started.", flush=True)
         return 0

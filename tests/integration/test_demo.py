@@ -78,3 +78,39 @@ def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
     assert "No container groups in resource group" in transcript
     assert _left_running(str(tmp_path)) == []
     assert not any(tmp_path.glob("aci-demo-*"))  # its work folder is removed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIME_LIMIT + 60)
+def test_make_demo_profile_2017_runs_the_walkthrough_word_for_word(tmp_path):
+    """`make demo PROFILE=2017`: the 2017 nodes, the issue's pod pinned to aci-connector-1, <ip>:80 on Windows."""
+    _real_kube_or_skip()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DEMO_TIMEOUT": str(TIME_LIMIT - 30), "PROFILE": "2017"}
+    result = subprocess.run(
+        [sys.executable, "scripts/demo.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        check=False,
+    )
+    transcript = result.stdout
+    assert result.returncode == 0, transcript + result.stderr
+    assert "VIRTUAL_NODE_PROFILE=aci-connector-2017" in transcript
+    assert re.search(r"aci-connector-0\s+linux\s+linux\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
+    assert re.search(r"aci-connector-1\s+windows\s+windows\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
+    assert re.search(r"aci-connector-0\s+Ready", transcript) and re.search(r"aci-connector-1\s+Ready", transcript)
+    assert "$ kubectl apply -f docs/examples/iis-2017.yaml" in transcript
+    assert "No kube-scheduler" not in transcript  # pinned by nodeName: nothing binds it
+    assert re.search(r"iis-winsvrcore\s+0/1\s+(Pending|ContainerCreating)", transcript)
+    row = r"iis-winsvrcore\s+1/1\s+Running\s+\d+\s+\S+\s+(\d+\.\d+\.\d+\.\d+)\s+aci-connector-1"
+    running = re.search(row, transcript)
+    assert running, transcript
+    assert f"IP:            {running.group(1)} (Public; ports 80/TCP)" in transcript
+    assert "OS:            Windows" in transcript
+    assert "Requests:  cpu 1.0, memory 1.5 GB" in transcript
+    assert re.search(r"Normal\s+DefaultPortOpened\s+The pod declares no ports: opened port 80/TCP", transcript)
+    assert 'pod "iis-winsvrcore" deleted' in transcript
+    assert "No container groups in resource group" in transcript
+    assert _left_running(str(tmp_path)) == []
