@@ -16,6 +16,7 @@ Failure policy, by error class (shared/errors.py; docs/operations.md, failure mo
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,9 @@ class Outcome:
     group_gone: bool = False
 
 
-_cluster_ids: dict[int, str] = {}
+_cluster_ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""Per client object, not per id(): an id is reused once its object is freed, and would hand a new client
+(another cluster's, in tests) the old one's uid."""
 
 
 def cluster_id(settings: Settings, kube: Any | None) -> str:
@@ -85,12 +88,12 @@ def cluster_id(settings: Settings, kube: Any | None) -> str:
     else (standalone mode) tags.STANDALONE_CLUSTER: the value of every group's aci-connector-cluster tag."""
     if settings["CLUSTER_ID"] or kube is None:
         return settings["CLUSTER_ID"] or tags.STANDALONE_CLUSTER
-    if id(kube) not in _cluster_ids:
+    if kube not in _cluster_ids:
         uid = kube.namespace_uid("kube-system")
         if not uid:
             raise ConfigError("CLUSTER_ID is empty and the kube-system namespace has no uid to default to: set it")
-        _cluster_ids[id(kube)] = uid
-    return _cluster_ids[id(kube)]
+        _cluster_ids[kube] = uid
+    return _cluster_ids[kube]
 
 
 def default_context() -> Context:
