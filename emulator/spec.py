@@ -20,6 +20,7 @@ as ARM does for a body that was read back from a GET and PUT again.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,11 +62,11 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-class Node:
+class Node(ABC):
     """One schema node: `check` raises `ArmError` for the first violation under `path`."""
 
-    def check(self, value: Any, path: str) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, value: Any, path: str) -> None: ...
 
 
 @dataclass(frozen=True)
