@@ -89,18 +89,20 @@ def _taint(value: str) -> str:
     return value
 
 
-def _guid_or_empty(value: str) -> str:
-    value = value.strip()
-    if value and not re.fullmatch(r"[0-9a-fA-F-]{36}", value):
-        raise ValueError(f"expected a GUID, got {value!r}")
-    return value
+def _empty_or_matching(pattern: str, expected: str) -> Callable[[str], str]:
+    """A parser for an optional name: empty, or the whole value matches `pattern`."""
+
+    def parse(value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(pattern, value):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return value
+
+    return parse
 
 
-def _resource_group(value: str) -> str:
-    value = value.strip()
-    if value and not re.fullmatch(r"[-\w._()]{1,90}", value):
-        raise ValueError(f"not a valid resource group name: {value!r}")
-    return value
+_guid_or_empty = _empty_or_matching(r"[0-9a-fA-F-]{36}", "a GUID")
+_resource_group = _empty_or_matching(r"[-\w._()]{1,90}", "a valid resource group name")
 
 
 def _non_negative_int(value: str) -> int:
@@ -110,11 +112,7 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
-def _cluster_id(value: str) -> str:
-    value = value.strip()
-    if value and not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9._]{0,127}", value):
-        raise ValueError(f"expected 1-128 letters, digits, '-', '.' or '_', got {value!r}")
-    return value
+_cluster_id = _empty_or_matching(r"[A-Za-z0-9][-A-Za-z0-9._]{0,127}", "1-128 letters, digits, '-', '.' or '_'")
 
 
 def _at_least_a_minute(value: str) -> int:
