@@ -28,6 +28,7 @@ from aiohttp import web
 from tests.fakes import kube_resources, kube_tables
 from tests.fakes.kube_errors import KubeError, bad_request, method_not_allowed, path_not_found, too_old
 from tests.fakes.kube_patch import APPLY_PATCH, SUPPORTED
+from tests.fakes.kube_query import check_dry_run, delete_options, list_options, parse_bool, parse_resource_version
 from tests.fakes.kube_resources import ResourceType, resolve
 from tests.fakes.kube_reviews import ACCESS_REVIEWS, TOKEN_REVIEWS, Reviews
 from tests.fakes.kube_selectors import parse_field_selector, parse_label_selector
@@ -169,7 +170,7 @@ Authorizer = Callable[[str, Target, dict[str, str]], KubeError | None]
 
 def _verb(method: str, target: Target, query: dict[str, str]) -> str:
     if target.name is None and method == "GET":
-        return "WATCH" if query.get("watch") in ("true", "1") else "LIST"
+        return "WATCH" if parse_bool(query.get("watch")) else "LIST"
     if target.name is None and method == "DELETE":
         return "DELETECOLLECTION"
     return method
@@ -383,7 +384,9 @@ class KubeApiServer:
         target = parse_target(path)
         if target is None:
             return _error(path_not_found())
-        query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(request.query_string, keep_blank_values=True):
+            query.setdefault(key, value)  # the apiserver's parameter codec reads the first of repeated values
         if self.authorizer is not None:  # authorization comes before everything else, as in the apiserver
             refused = self.authorizer(request.method, target, query)
             if refused is not None:
@@ -439,19 +442,61 @@ class KubeApiServer:
     async def _resource(
         self, request: web.Request, target: Target, verb: str, query: dict[str, str]
     ) -> web.StreamResponse:
+        if verb in ("POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION"):
+            dry_values = request.query.getall("dryRun", [])
+            if verb in ("DELETE", "DELETECOLLECTION") and target.subresource is None:
+                options = delete_options(query, await _body(request, required=False), dry_values)
+                dry = bool(options["dryRun"])
+            else:
+                options, dry = {}, check_dry_run(request.method, dry_values)
+            if dry:
+                return await self._dry_run(request, target, verb, query, options)
+            return await self._write(request, target, verb, query, options)
+        return await self._read(request, target, verb, query)
+
+    async def _dry_run(
+        self, request: web.Request, target: Target, verb: str, query: dict[str, str], options: dict[str, Any]
+    ) -> web.StreamResponse:
+        """dryRun=All: the write runs in full and is then undone; the answer keeps the stored resourceVersion
+        (none for a create), as the real server's does."""
+        before = self.store.find(target.rt, target.namespace, target.name) if target.name else None
+        await request.read()  # read the body first: nothing inside the undone span may yield to the event loop
+        with self.store.dry_run():
+            response = await self._write(request, target, verb, query, options)
+        if not isinstance(response, web.Response) or response.body is None or response.status >= 300:
+            return response
+        answer = json.loads(response.body)  # type: ignore[arg-type]
+        meta = answer.get("metadata") if answer.get("kind") != "Status" else None
+        if isinstance(meta, dict) and verb != "DELETECOLLECTION":
+            if before is None:
+                meta.pop("resourceVersion", None)
+            else:
+                meta["resourceVersion"] = before["metadata"]["resourceVersion"]
+        response.body = json.dumps(answer).encode()
+        return response
+
+    async def _read(self, request: web.Request, target: Target, verb: str, query: dict[str, str]) -> web.StreamResponse:
+        if target.rt.plural == "bindings":
+            raise method_not_allowed()
+        if verb == "LIST":
+            return self._list(request, target, query)
+        if verb == "WATCH":
+            return await self._watch(request, target, query)
+        if verb == "GET" and target.name is not None and target.subresource not in ("binding", "token"):
+            parse_resource_version(query.get("resourceVersion"))  # a malformed one is refused, a valid one ignored
+            return _json(self.store.get(target.rt, target.namespace, target.name))
+        raise method_not_allowed()
+
+    async def _write(
+        self, request: web.Request, target: Target, verb: str, query: dict[str, str], options: dict[str, Any]
+    ) -> web.StreamResponse:
         rt, ns, name, sub = target.rt, target.namespace, target.name, target.subresource
-        if "dryRun" in query:
-            raise bad_request("dryRun is not supported by this fake apiserver")
         if rt.plural == "bindings":
             if verb != "POST" or name is not None or ns is None:
                 raise method_not_allowed()
             binding = await _body(request)
             bound = ((binding or {}).get("metadata") or {}).get("name", "") if isinstance(binding, dict) else ""
             return _json(self.store.bind(ns, bound, binding), 201)
-        if verb == "LIST":
-            return self._list(request, target, query)
-        if verb == "WATCH":
-            return await self._watch(request, target, query)
         validation = _field_validation(query)
         if name is None and rt.namespaced and ns is None and verb in ("POST", "DELETECOLLECTION"):
             raise method_not_allowed()
@@ -459,8 +504,9 @@ class KubeApiServer:
             obj, warnings = self.store.create(rt, ns, await _body(request), validation)
             return _with_warnings(_json(obj, 201), warnings)
         if verb == "DELETECOLLECTION":
+            list_options(query)
             pred = self._predicate(rt, query)
-            return _json(self.store.delete_collection(rt, ns, pred, await self._delete_options(request, query)))
+            return _json(self.store.delete_collection(rt, ns, pred, options))
         if name is None:
             raise method_not_allowed()
         if sub == "binding":
@@ -473,8 +519,6 @@ class KubeApiServer:
             getter = lambda plural, namespace, key: self.store.get(resolve(plural), namespace, key)  # noqa: E731
             body = await _body(request)
             return _json(token_request(getter, ns or "", name, body, max_seconds=self.max_token_seconds), 201)
-        if verb == "GET":
-            return _json(self.store.get(rt, ns, name))
         if verb == "PUT":
             obj, warnings = self.store.update(
                 rt, ns, name, await _body(request), subresource=sub, field_validation=validation
@@ -483,7 +527,7 @@ class KubeApiServer:
         if verb == "PATCH":
             return await self._patch(request, target, validation)
         if verb == "DELETE" and sub is None:
-            body, _removed = self.store.delete(rt, ns, name, await self._delete_options(request, query))
+            body, _removed = self.store.delete(rt, ns, name, options)
             return _json(body)
         raise method_not_allowed()
 
@@ -504,20 +548,6 @@ class KubeApiServer:
         return _with_warnings(_json(obj), warnings)
 
     @staticmethod
-    async def _delete_options(request: web.Request, query: dict[str, str]) -> dict[str, Any]:
-        options = await _body(request, required=False) or {}
-        if not isinstance(options, dict):
-            raise bad_request("the body of the request must be DeleteOptions")
-        if "gracePeriodSeconds" in query:
-            try:
-                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
-            except ValueError as exc:
-                raise bad_request(f'invalid gracePeriodSeconds "{query["gracePeriodSeconds"]}"') from exc
-        if "propagationPolicy" in query:
-            options["propagationPolicy"] = query["propagationPolicy"]
-        return options
-
-    @staticmethod
     def _predicate(rt: ResourceType, query: dict[str, str]) -> Any:
         labels = parse_label_selector(query.get("labelSelector"))
         fields = parse_field_selector(query.get("fieldSelector"), rt)
@@ -525,22 +555,21 @@ class KubeApiServer:
 
     def _list(self, request: web.Request, target: Target, query: dict[str, str]) -> web.Response:
         rt = target.rt
+        options = list_options(query)
         pred = self._predicate(rt, query)
+        parse_resource_version(options.resource_version)
         forced = self.faults.take("expire", "LIST", target.counted, request.path)
         if forced is not None:
             since = query.get("resourceVersion") or ""
             raise too_old(int(since) if since.isdigit() else 1, self.store.resource_version)
-        limit_raw = query.get("limit") or "0"
-        if not limit_raw.isdigit():
-            raise bad_request(f'invalid limit "{limit_raw}"')
         listed = self.store.list(
             rt,
             target.namespace,
             pred,
-            limit=int(limit_raw),
-            continue_token=query.get("continue"),
-            resource_version=query.get("resourceVersion"),
-            resource_version_match=query.get("resourceVersionMatch"),
+            limit=options.limit,
+            continue_token=options.continue_token,
+            resource_version=options.resource_version,
+            resource_version_match=options.match,
         )
         if kube_tables.wants_table(request.headers.get("Accept", "")):
             include = query.get("includeObject", "Metadata")
@@ -550,8 +579,11 @@ class KubeApiServer:
     async def _watch(self, request: web.Request, target: Target, query: dict[str, str]) -> web.StreamResponse:
         """Newline-delimited JSON events over a chunked 200 response; errors arrive as ERROR events."""
         rt = target.rt
+        options = list_options(query)
         pred = self._predicate(rt, query)
-        timeout = float(query.get("timeoutSeconds") or self.default_watch_timeout)
+        parse_resource_version(options.resource_version)  # refused before the stream starts, as a 500
+        # timeoutSeconds 0 (or none) means the server's own limit; a negative one ends the watch at once
+        timeout = float(options.timeout or self.default_watch_timeout)
         as_table = kube_tables.wants_table(request.headers.get("Accept", ""))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
@@ -582,7 +614,7 @@ class KubeApiServer:
                 rt=rt,
                 deliver=deliver,
                 timeout=timeout,
-                bookmarks=query.get("allowWatchBookmarks") == "true",
+                bookmarks=options.bookmarks,
                 as_table=as_table,
             )
         finally:

@@ -34,7 +34,8 @@ class KubeError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or REASONS.get(code, "Unknown")
+        self.reason = REASONS.get(code, "Unknown") if reason is None else reason
+        """An empty reason (StatusReasonUnknown) is left out of the body, as Go's omitempty does."""
         self.details = details
 
     def status(self) -> dict[str, Any]:
@@ -44,12 +45,32 @@ class KubeError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
         return body
+
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote (what `%q` prints): double quotes, backslash escapes, \\x/\\u for non-printables."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "\a\b\f\n\r\t\v":
+            out.append(
+                {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}[char]
+            )
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def not_found(rt: ResourceType, name: str) -> KubeError:

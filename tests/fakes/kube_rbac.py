@@ -38,6 +38,7 @@ import yaml
 
 from tests.fakes.kube_api import KubeApiServer, Target
 from tests.fakes.kube_errors import KubeError
+from tests.fakes.kube_query import parse_bool
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -90,13 +91,6 @@ class Attributes:
 # ----- request -> attributes ------------------------------------------------------------------------------------------
 
 
-def _query_bool(value: str | None) -> bool:
-    """metav1's query bool: absent, "0" and "false" (any case) are false; anything else, even "", is true."""
-    if value is None:
-        return False
-    return not (value == "0" or value.lower() == "false")
-
-
 def selected_name(field_selector: str | None) -> str:
     """The name a `metadata.name=X` (or `==`) term pins, as fields.Selector.RequiresExactMatch finds it."""
     for term in (field_selector or "").split(","):
@@ -112,7 +106,7 @@ def request_attributes(method: str, target: Target, query: Mapping[str, str]) ->
     verb = METHOD_VERBS.get(method.upper(), method.lower())
     name = target.name or ""
     if not name and verb == "get":
-        verb = "watch" if _query_bool(query.get("watch")) else "list"
+        verb = "watch" if parse_bool(query.get("watch")) else "list"
         name = selected_name(query.get("fieldSelector"))
     if not name and verb == "delete":
         verb = "deletecollection"

@@ -11,10 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.kube_errors import bad_request
+from tests.fakes import kube_validate
+from tests.fakes.kube_errors import bad_request, go_quote
 from tests.fakes.kube_resources import ResourceType
 
-_TOKEN = re.compile(r"\s*(\(|\)|,|==|=|!=|!|>|<|[^\s,()=!<>]+)")
+_SPECIAL = "=!(),><"
+_BLANK = " \t\r\n"
+_TOKENS = {")", ",", "!", "==", "=", ">", "in", "<", "!=", "notin", "("}
+_OPERATORS = {"in", "=", "==", ">", "<", "notin", "!="}
+_BINARY = "in, notin, =, ==, !=, gt, lt"
+ID, END, ERROR = "identifier", "end", "error"
 
 
 @dataclass(frozen=True)
@@ -51,104 +57,157 @@ def _compare(value: str | None, op: str, bound: str) -> bool:
     return number > int(bound) if op == ">" else number < int(bound)
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
+def _lex(text: str) -> list[tuple[str, str]]:
+    """labels.Lexer: (token, literal) pairs; special symbols are read greedily, `in`/`notin` are keywords."""
+    items: list[tuple[str, str]] = []
     pos = 0
-    text = text.strip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise bad_request(f"unable to parse requirement: invalid character at {pos} in {text!r}")
-        out.append(match.group(1))
-        pos = match.end()
-    return out
+    while True:
+        while pos < len(text) and text[pos] in _BLANK:
+            pos += 1
+        if pos >= len(text):
+            items.append((END, ""))
+            return items
+        if text[pos] in _SPECIAL:
+            buffer, last = "", ""
+            while pos < len(text) and text[pos] in _SPECIAL:
+                if buffer + text[pos] in _TOKENS:
+                    last = buffer + text[pos]
+                elif last:
+                    break
+                buffer += text[pos]
+                pos += 1
+            items.append((last, last) if last else (ERROR, f"error expected: keyword found '{buffer}'"))
+            continue
+        start = pos
+        while pos < len(text) and text[pos] not in _SPECIAL and text[pos] not in _BLANK:
+            pos += 1
+        word = text[start:pos]
+        items.append((word, word) if word in ("in", "notin") else (ID, word))
 
 
 class _Parser:
+    """labels.Parser of current Kubernetes, with its messages (1.20 words three of them differently)."""
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.toks = _tokens(text)
+        self.items = _lex(text)
         self.pos = 0
 
-    def peek(self) -> str | None:
-        return self.toks[self.pos] if self.pos < len(self.toks) else None
+    def lookahead(self, values: bool) -> tuple[str, str]:
+        tok, lit = self.items[self.pos]
+        return (ID, lit) if values and tok in ("in", "notin") else (tok, lit)
 
-    def take(self) -> str:
-        tok = self.peek()
-        if tok is None:
-            raise self.error("found '', expected: identifier")
+    def consume(self, values: bool) -> tuple[str, str]:
+        item = self.lookahead(values)
         self.pos += 1
-        return tok
-
-    def error(self, what: str) -> Exception:
-        return bad_request(f"unable to parse requirement: {what}")
+        return item
 
     def parse(self) -> list[Requirement]:
         reqs: list[Requirement] = []
-        while self.peek() is not None:
-            reqs.append(self.requirement())
-            tok = self.peek()
-            if tok is None:
-                break
+        while True:
+            tok, lit = self.lookahead(True)
+            if tok == END:
+                return reqs
+            if tok not in (ID, "!"):
+                raise bad_request(f"found '{lit}', expected: !, identifier, or 'end of string'")
+            try:
+                reqs.append(self.requirement())
+            except ValueError as exc:
+                raise bad_request(f"unable to parse requirement: {exc}") from None
+            tok, lit = self.consume(True)
+            if tok == END:
+                return reqs
             if tok != ",":
-                raise self.error(f"found '{tok}', expected: ',' or 'end of string'")
-            self.pos += 1
-            if self.peek() is None:
-                raise self.error("found '', expected: !, identifier, or 'end of string'")
-        return reqs
+                raise bad_request(f"found '{lit}', expected: ',' or 'end of string'")
+            tok, lit = self.lookahead(True)
+            if tok not in (ID, "!"):
+                raise bad_request(f"found '{lit}', expected: identifier after ','")
 
     def requirement(self) -> Requirement:
-        tok = self.take()
+        op = ""
+        tok, key = self.consume(True)
         if tok == "!":
-            return Requirement(self.key(self.take()), "!")
-        key = self.key(tok)
-        op = self.peek()
-        if op is None or op == ",":
-            return Requirement(key, "exists")
-        self.pos += 1
-        if op in ("=", "==", "!="):
-            value = self.peek()
-            if value is None or value == ",":
-                return Requirement(key, op, ("",))
-            self.pos += 1
-            return Requirement(key, op, (self.value(value),))
-        if op in (">", "<"):
-            bound = self.take()
-            if not re.fullmatch(r"-?\d+", bound):
-                raise self.error(f"for 'Gt', 'Lt' operators, the value must be an integer: {bound}")
-            return Requirement(key, op, (bound,))
-        if op in ("in", "notin"):
-            return Requirement(key, op, self.value_set())
-        raise self.error(f"found '{op}', expected: in, notin, =, ==, !=, gt, lt")
+            op = "!"
+            tok, key = self.consume(True)
+        if tok != ID:
+            raise ValueError(f"found '{key}', expected: identifier")
+        problems = kube_validate.is_qualified_name(key)
+        if problems:
+            raise ValueError(f"<nil>: Invalid value: {go_quote(key)}: {'; '.join(problems)}")
+        if self.lookahead(True)[0] in (END, ","):
+            return Requirement(key, op or "exists")
+        if op == "!":
+            return Requirement(key, "!")
+        tok, lit = self.consume(False)
+        if tok not in _OPERATORS:
+            raise ValueError(f"found '{lit}', expected: {_BINARY}")
+        values = self.value_set() if tok in ("in", "notin") else self.exact_value()
+        return _requirement(key, tok, values)
 
-    def value_set(self) -> tuple[str, ...]:
-        if self.take() != "(":
-            raise self.error("found '', expected: '('")
+    def exact_value(self) -> list[str]:
+        if self.lookahead(True)[0] in (END, ","):
+            return [""]
+        tok, lit = self.consume(True)
+        if tok != ID:
+            raise ValueError(f"found '{lit}', expected: identifier")
+        return [lit]
+
+    def value_set(self) -> list[str]:
+        tok, lit = self.consume(True)
+        if tok != "(":
+            raise ValueError(f"found '{lit}' expected: '('")
+        tok, lit = self.lookahead(True)
+        if tok == ")":
+            self.consume(True)
+            return [""]
+        if tok not in (ID, ","):
+            raise ValueError(f"found '{lit}', expected: ',', ')' or identifier")
+        values = self.identifiers()
+        if self.consume(True)[0] != ")":
+            raise ValueError(f"found '{lit}', expected: ')'")
+        return values
+
+    def identifiers(self) -> list[str]:
         values: list[str] = []
         while True:
-            tok = self.take()
-            if tok == ")":
-                return tuple(values)
-            if tok == ",":
-                continue
-            values.append(self.value(tok))
+            tok, lit = self.consume(True)
+            if tok == ID:
+                values.append(lit)
+                tok2, lit2 = self.lookahead(True)
+                if tok2 == ")":
+                    return sorted(set(values))
+                if tok2 != ",":
+                    raise ValueError(f"found '{lit2}', expected: ',' or ')'")
+            elif tok == ",":
+                if not values:
+                    values.append("")
+                tok2 = self.lookahead(True)[0]
+                if tok2 == ")":
+                    values.append("")
+                    return sorted(set(values))
+                if tok2 == ",":
+                    self.consume(True)
+                    values.append("")
+            else:
+                raise ValueError(f"found '{lit}', expected: ',', or identifier")
 
-    def key(self, tok: str) -> str:
-        if tok in ("(", ")", ",", "=", "==", "!=", "!", ">", "<") or not _valid_key(tok):
-            raise self.error(f"found '{tok}', expected: identifier")
-        return tok
 
-    def value(self, tok: str) -> str:
-        if tok in ("(", ")", ",", "=", "==", "!=", "!", ">", "<") or not re.fullmatch(r"[A-Za-z0-9._-]{0,63}", tok):
-            raise bad_request(f"unable to parse requirement: invalid label value: {tok!r}")
-        return tok
-
-
-def _valid_key(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    if prefix and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", prefix):
-        return False
-    return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?", name))
+def _requirement(key: str, op: str, values: list[str]) -> Requirement:
+    """labels.NewRequirement's checks, reported as field errors on `values[i]` (current Kubernetes)."""
+    errors: list[str] = []
+    integer = "for 'Gt', 'Lt' operators, the value must be an integer"
+    if op in (">", "<"):
+        errors += [
+            f"values[{i}]: Invalid value: {go_quote(value)}: {integer}"
+            for i, value in enumerate(values)
+            if not re.fullmatch(r"[+-]?[0-9]+", value)
+        ]
+    for i, value in enumerate(values):
+        problems = kube_validate.is_label_value(value)
+        if problems:
+            errors.append(f"values[{i}][{key}]: Invalid value: {go_quote(value)}: {'; '.join(problems)}")
+    if errors:
+        raise ValueError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
+    return Requirement(key, op, tuple(values))
 
 
 def parse_label_selector(text: str | None) -> Callable[[dict[str, Any]], bool]:
@@ -185,7 +244,46 @@ def _split_unescaped(text: str, sep: str) -> list[str]:
 
 
 def _unescape(value: str) -> str:
-    return re.sub(r"\\(.)", r"\1", value)
+    """fields.UnescapeValue: a backslash escapes only a backslash, `,` or `=`; a bare `,` or `=` is refused."""
+    out: list[str] = []
+    escaped = False
+    for char in value:
+        if escaped:
+            if char not in "\\,=":
+                raise bad_request(f"invalid field selector: invalid escape sequence: \\{char}")
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in ",=":
+            raise bad_request(f"invalid field selector: unescaped character in value: {ord(char)}")
+        else:
+            out.append(char)
+    if escaped:
+        raise bad_request("invalid field selector: invalid escape sequence: \\")
+    return "".join(out)
+
+
+def parse_field_terms(text: str | None) -> list[tuple[str, str, str]]:
+    """fields.ParseSelector: terms split on unescaped commas and sorted, empty ones skipped, each split at its
+    first operator (`!=`, `==`, `=`) with nothing trimmed, so ` a = b` has the label ` a `."""
+    terms: list[tuple[str, str, str]] = []
+    for raw in sorted(_split_unescaped(text, ",")) if text else []:
+        if not raw:
+            continue
+        split = next(
+            (
+                (raw[:i], op, raw[i + len(op) :])
+                for i in range(len(raw))
+                for op in ("!=", "==", "=")
+                if raw.startswith(op, i)
+            ),
+            None,
+        )
+        if split is None:
+            raise bad_request(f"invalid selector: '{text}'; can't understand '{raw}'")
+        terms.append((split[0], split[1], _unescape(split[2])))
+    return terms
 
 
 def _field_value(obj: dict[str, Any], label: str) -> str:
@@ -207,15 +305,10 @@ def parse_field_selector(text: str | None, rt: ResourceType) -> Callable[[dict[s
     """Compile a fieldSelector for a resource; unknown labels are a 400 like the real server."""
     if not text:
         return lambda _obj: True
-    terms: list[tuple[str, str, str]] = []
-    for raw in _split_unescaped(text, ","):
-        match = re.fullmatch(r"([^=!]+?)\s*(==|=|!=)\s*(.*)", raw.strip())
-        if match is None:
-            raise bad_request(f"invalid selector: '{text}'; can't understand '{raw}'")
-        label, op, value = match.group(1).strip(), match.group(2), _unescape(match.group(3))
+    terms = parse_field_terms(text)
+    for label, _op, _value in terms:
         if label not in rt.field_labels:
             raise bad_request(f"field label not supported: {label}")
-        terms.append((label, op, value))
 
     def predicate(obj: dict[str, Any]) -> bool:
         for label, op, value in terms:

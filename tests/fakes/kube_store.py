@@ -7,16 +7,14 @@ writes in resourceVersion order, and a watch started at RV n gets exactly the ev
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import copy
 import datetime as dt
-import json
 import random
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +31,7 @@ from tests.fakes.kube_errors import (
     stale,
     too_old,
 )
+from tests.fakes.kube_query import decode_continue, encode_continue, parse_resource_version
 from tests.fakes.kube_resources import RESOURCES, ResourceType, resolve
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -87,28 +86,6 @@ def _set_rv(obj: dict[str, Any], rv: int) -> dict[str, Any]:
     return obj
 
 
-def _parse_rv(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise bad_request(
-            f'invalid resource version "{raw}": strconv.ParseUint: parsing "{raw}": invalid syntax'
-        ) from exc
-
-
-def encode_continue(rv: int, start: str) -> str:
-    token = {"v": "meta.k8s.io/v1", "rv": rv, "start": start + "\x00"}
-    return base64.b64encode(json.dumps(token, separators=(",", ":")).encode()).decode()
-
-
-def decode_continue(token: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.b64decode(token, validate=False))
-        return int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise bad_request(f"continue key is not valid: {exc}") from exc
-
-
 def translate(event: Event, watcher: Watcher) -> tuple[str, dict[str, Any]] | None:
     """The event a selective watcher sees: ADDED/DELETED when an object starts/stops matching."""
 
@@ -143,6 +120,7 @@ class KubeStore:
         self._history: dict[str, deque[Event]] = {rt.plural: deque() for rt in RESOURCES}
         self._compacted: dict[str, int] = {rt.plural: 0 for rt in RESOURCES}
         self._watchers: dict[str, list[Watcher]] = {rt.plural: [] for rt in RESOURCES}
+        self._dry = False
         for name in INITIAL_NAMESPACES:
             self.create(NAMESPACES, None, {"metadata": {"name": name}})
 
@@ -156,7 +134,23 @@ class KubeStore:
         self._rv += 1
         return self._rv
 
+    @contextlib.contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Run writes in full (defaulting, admission, validation, conflicts) and then forget them, as dryRun=All
+        does: the store, its resourceVersion, history and watchers are as they were. Writes replace stored
+        objects rather than change them in place, so copying each resource's dict is enough to undo them."""
+        with self._lock:
+            saved_rv, saved = self._rv, {plural: dict(objects) for plural, objects in self._objects.items()}
+            self._dry = True
+            try:
+                yield
+            finally:
+                self._dry = False
+                self._rv, self._objects = saved_rv, saved
+
     def _emit(self, rt: ResourceType, kind: str, key: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if self._dry:
+            return
         event = Event(kind, int(obj["metadata"]["resourceVersion"]), key, copy.deepcopy(obj), old)
         history = self._history[rt.plural]
         history.append(event)
@@ -246,7 +240,7 @@ class KubeStore:
                 if (namespace is None or objects[k]["metadata"].get("namespace") == namespace) and predicate(objects[k])
             ]
             meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-            if limit and len(chosen) > limit:
+            if limit and limit > 0 and len(chosen) > limit:
                 last = chosen[limit - 1]
                 meta["continue"] = encode_continue(
                     list_rv, object_key(rt, last["metadata"].get("namespace"), last["metadata"]["name"])
@@ -263,22 +257,22 @@ class KubeStore:
     def _list_source(
         self, rt: ResourceType, token: str | None, rv: str | None, match: str | None
     ) -> tuple[dict[str, dict[str, Any]], int, str]:
-        if match not in (None, "", "Exact", "NotOlderThan"):
-            raise bad_request(f'resourceVersionMatch: Unsupported value: "{match}"')
         compacted = self._compacted[rt.plural]
         if token:
             snap_rv, start = decode_continue(token)
+            if rv and rv != "0":
+                raise bad_request("specifying resource version is not allowed when using continue")
             if snap_rv < compacted:
                 raise expired(CONTINUE_EXPIRED)
             return self._snapshot(rt, snap_rv), snap_rv, start.rstrip("\x00")
         if rv and match == "Exact":
-            wanted = _parse_rv(rv)
+            wanted = parse_resource_version(rv)
             if wanted < compacted:
                 raise too_old(wanted, compacted)
             if wanted > self._rv:
                 raise KubeError(504, f"Too large resource version: {wanted}, current: {self._rv}", "Timeout")
             return self._snapshot(rt, wanted), wanted, ""
-        if rv and rv != "0" and _parse_rv(rv) > self._rv:
+        if rv and rv != "0" and parse_resource_version(rv) > self._rv:
             raise KubeError(504, f"Too large resource version: {rv}, current: {self._rv}", "Timeout")
         return self._objects[rt.plural], self._rv, ""
 
@@ -301,7 +295,7 @@ class KubeStore:
                     if seen is not None:
                         deliver((seen[0], copy.deepcopy(seen[1])))
             else:
-                since = _parse_rv(resource_version)
+                since = parse_resource_version(resource_version)
                 compacted = self._compacted[rt.plural]
                 if since < compacted:
                     raise too_old(since, compacted)
@@ -551,18 +545,6 @@ class KubeStore:
                 f"ResourceVersion in object meta: {meta['resourceVersion']}"
             )
             raise conflict(rt, meta["name"], why)
-        policy = options.get("propagationPolicy")
-        if policy not in (None, "Orphan", "Background", "Foreground"):
-            cause = Cause(
-                "propagationPolicy",
-                "Unsupported value",
-                'supported values: "Foreground", "Background", "Orphan"',
-                policy,
-            )
-            details = {"group": "meta.k8s.io", "kind": "DeleteOptions", "causes": [cause.as_dict()]}
-            raise KubeError(
-                422, f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: {cause.text()}', "Invalid", details
-            )
 
     @staticmethod
     def _success(rt: ResourceType, gone: dict[str, Any]) -> dict[str, Any]:

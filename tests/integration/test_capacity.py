@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import azure.functions as func
 import pytest
@@ -108,18 +107,16 @@ def test_prometheus_format(kube_api, cluster_service):
     assert 'aci_connector_aci_quota_limit{quota="StandardCores",region="westus"} 100.0' in text
 
 
-def test_many_calls_cost_one_arm_read_and_cached_answers_are_fast(kube_api, arm, cluster_service):
+def test_many_calls_cost_one_arm_read_and_one_pod_list_per_node(kube_api, arm, cluster_service):
+    """Cached answers make no ARM or Kubernetes call (how fast they are is `python -m bench.capacity`'s job)."""
     _bound_pod(kube_api, "big", "1500m", "1Gi")
-    _get()  # cold: one ARM usages read and one pod list per node
-    timings = []
+    first = _json(_get())  # cold: one ARM usages read and one pod list per node
     for _ in range(50):
-        started = time.perf_counter()
-        assert _get().status_code == 200
-        timings.append(time.perf_counter() - started)
+        response = _get()
+        assert response.status_code == 200
+        assert [n["requested"] for n in _json(response)["nodes"]] == [n["requested"] for n in first["nodes"]]
     assert arm.counts["usages"] == 1
     assert kube_api.request_counts[("LIST", "pods")] == 2  # one per virtual node
-    timings.sort()
-    assert timings[len(timings) // 2] < 0.05, timings
 
 
 def test_arm_failure_is_reported_not_raised_and_not_retried_within_the_window(kube_api, arm, cluster_service):

@@ -63,6 +63,26 @@ def stream(server: KubeApiServer, path: str, headers: dict[str, str] | None = No
         return [json.loads(line) for line in response if line.strip()]
 
 
+def stream_until(server: Any, path: str, sentinel: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The events of a watch that come before the first one about `sentinel`, an object the test creates after
+    the changes it checks: every earlier event has arrived by then, so "no other event" needs no timeout."""
+    request = urllib.request.Request(server.url + path, headers=headers or {})
+    events: list[dict[str, Any]] = []
+    with urlopen(server, request) as response:
+        for line in response:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            obj = event["object"]
+            names = (
+                [row["object"]["metadata"]["name"] for row in obj.get("rows", [])] if obj.get("kind") == "Table" else []
+            )
+            if sentinel in [*names, obj.get("metadata", {}).get("name")]:
+                return events
+            events.append(event)
+    raise AssertionError(f"the watch ended before {sentinel} came: {events}")
+
+
 def pod(name: str, **spec: Any) -> dict[str, Any]:
     body = {
         "apiVersion": "v1",
@@ -742,30 +762,33 @@ def test_watch_from_zero_replays_state_then_streams_live(kube_api: KubeApiServer
     assert rvs == sorted(rvs) and len(set(rvs)) == 4
 
 
-@pytest.mark.fake_kube_only("fractional timeoutSeconds: the fake accepts 0.2, the real server refuses it (400)")
 def test_watch_from_resource_version_and_selector_transitions(kube_api: KubeApiServer) -> None:
     start = kube_api.resource_version
     kube_api.create({"kind": "Pod", "metadata": {"name": "a", "labels": {"app": "x"}}, "spec": pod("a")["spec"]})
     kube_api.patch("pods", "default", "a", {"metadata": {"labels": {"app": "y"}}})
     kube_api.patch("pods", "default", "a", {"metadata": {"labels": {"app": "x"}}})
     kube_api.create({"kind": "Pod", "metadata": {"name": "b"}, "spec": pod("b")["spec"]})
-    events = stream(kube_api, f"/api/v1/pods?watch=1&resourceVersion={start}&timeoutSeconds=0.2&labelSelector=app%3Dx")
+    for namespace in ("default", "kube-system"):  # the sentinel each watch below ends on
+        kube_api.create(
+            {
+                "kind": "Pod",
+                "metadata": {"name": "z", "namespace": namespace, "labels": {"app": "x"}},
+                "spec": pod("z")["spec"],
+            }
+        )
+    watch = f"watch=1&resourceVersion={start}&timeoutSeconds=60"
+    events = stream_until(kube_api, f"/api/v1/pods?{watch}&labelSelector=app%3Dx", "z")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "a"),
         ("DELETED", "a"),
         ("ADDED", "a"),
     ]
     assert events[1]["object"]["metadata"]["labels"] == {"app": "x"}  # the last state that matched
-    all_events = stream(kube_api, f"{PODS}?watch=true&resourceVersion={start}&timeoutSeconds=0.2")
+    all_events = stream_until(kube_api, f"{PODS}?{watch}", "z")
     assert [e["type"] for e in all_events] == ["ADDED", "MODIFIED", "MODIFIED", "ADDED"]
-    by_field = stream(
-        kube_api, f"{PODS}?watch=true&resourceVersion={start}&timeoutSeconds=0.2&fieldSelector=metadata.name%3Db"
-    )
-    assert [e["type"] for e in by_field] == ["ADDED"]
-    other_ns = stream(
-        kube_api, f"/api/v1/namespaces/kube-system/pods?watch=true&resourceVersion={start}&timeoutSeconds=0.2"
-    )
-    assert other_ns == []
+    by_field = stream_until(kube_api, f"{PODS}?{watch}&fieldSelector=metadata.name%21%3Da", "z")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in by_field] == [("ADDED", "b")]
+    assert stream_until(kube_api, f"/api/v1/namespaces/kube-system/pods?{watch}", "z") == []
 
 
 def test_watch_bookmarks() -> None:
@@ -775,7 +798,7 @@ def test_watch_bookmarks() -> None:
         make_pod(server, "a")
         events = stream(
             server,
-            f"{PODS}?watch=true&allowWatchBookmarks=true&resourceVersion={server.resource_version}&timeoutSeconds=0.7",
+            f"{PODS}?watch=true&allowWatchBookmarks=true&resourceVersion={server.resource_version}&timeoutSeconds=1",
         )
         assert len(events) >= 2 and {e["type"] for e in events} == {"BOOKMARK"}
         assert events[0]["object"] == {
@@ -783,7 +806,7 @@ def test_watch_bookmarks() -> None:
             "apiVersion": "v1",
             "metadata": {"resourceVersion": str(server.resource_version)},
         }
-        assert stream(server, f"{PODS}?watch=true&resourceVersion={server.resource_version}&timeoutSeconds=0.5") == []
+        assert stream(server, f"{PODS}?watch=true&resourceVersion={server.resource_version}&timeoutSeconds=1") == []
     finally:
         server.stop()
 
@@ -804,18 +827,18 @@ def test_watch_too_old_resource_version_sends_error_event() -> None:
         )
         assert re.fullmatch(rf"too old resource version: {rv} \(\d+\)", obj["message"])
         recent = server.resource_version - 1
-        assert [
-            e["type"] for e in stream(server, f"{PODS}?watch=true&resourceVersion={recent}&timeoutSeconds=0.2")
-        ] == ["MODIFIED"]
+        assert [e["type"] for e in stream(server, f"{PODS}?watch=true&resourceVersion={recent}&timeoutSeconds=1")] == [
+            "MODIFIED"
+        ]
     finally:
         server.stop()
 
 
-@pytest.mark.fake_kube_only("fractional timeoutSeconds: the fake accepts 0.2, the real server refuses it (400)")
 def test_watch_with_table_accept_wraps_objects(kube_api: KubeApiServer) -> None:
     make_pod(kube_api, "a")
+    make_pod(kube_api, "z")
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-    events = stream(kube_api, f"{PODS}?watch=true&timeoutSeconds=0.2", headers={"Accept": accept})
+    events = stream_until(kube_api, f"{PODS}?watch=true&timeoutSeconds=60", "z", headers={"Accept": accept})
     assert events[0]["type"] == "ADDED" and events[0]["object"]["kind"] == "Table"
 
 

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -141,21 +139,17 @@ def test_official_watch_streams_events(kube_api: KubeApiServer, kube_client: cli
     core = client.CoreV1Api(kube_client)
     core.create_namespaced_pod("default", pod_body("a"))
 
-    def writer() -> None:
-        time.sleep(0.2)
-        kube_api.patch("pods", "default", "a", {"status": {"phase": "Running"}}, subresource="status")
-        kube_api.delete("pods", "default", "a")
-
-    thread = threading.Thread(target=writer)
-    thread.start()
     seen = []
-    # The stream ends on the state (the DELETED event), not on a short server timeout a loaded machine can beat.
+    # The stream ends on the state (the DELETED event), not on a short server timeout a loaded machine can beat;
+    # the changes are made once the first event shows the watch is live.
     stream = watch.Watch()
     for event in stream.stream(core.list_namespaced_pod, "default", timeout_seconds=60):
         seen.append((event["type"], event["object"].status.phase))
+        if len(seen) == 1:
+            kube_api.patch("pods", "default", "a", {"status": {"phase": "Running"}}, subresource="status")
+            kube_api.delete("pods", "default", "a")
         if event["type"] == "DELETED":
             stream.stop()
-    thread.join()
     # Unscheduled: deleted at once, through the graceful path (MODIFIED with grace 0, then DELETED).
     assert seen == [("ADDED", "Pending"), ("MODIFIED", "Running"), ("MODIFIED", "Running"), ("DELETED", "Running")]
 

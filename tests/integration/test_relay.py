@@ -185,8 +185,7 @@ def test_apiserver_restart_resumes_from_last_resource_version(kube_api, queue_st
     assert summary(drain(queue_store, 1)) == [("upsert", "before")]
     kube_api.stop()
     kube_api.create(pod_manifest("while-down"))  # written to the store: the watch must catch it on resume
-    time.sleep(1.0)
-    assert not relay.ready()
+    wait_for(lambda: not relay.ready())
     kube_api.start()
     kube_api.create(pod_manifest("after"))
     messages = drain(queue_store, 2)

@@ -96,10 +96,9 @@ def test_sigterm_flushes_held_messages(kube_api, azurite, queue_store):
         # the trailing message is now held for the 10 min window: only the shutdown flush can send it
         assert drain(queue_store, 0, timeout=0.5, settle=0.3) == []
         process.send_signal(signal.SIGTERM)
-        sent_at = time.monotonic()
+        # the flush on SIGTERM, not the end of the window: the 60 s bound only stops a hang
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 0, output.decode()
-        assert time.monotonic() - sent_at < 60  # the flush on SIGTERM, not the end of the window
         flushed = drain(queue_store, 1, settle=0.0)
         assert summary(flushed) == [("upsert", "held")]
         assert flushed[0].resource_version == latest
