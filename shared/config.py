@@ -159,7 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ARM_READS_PER_MINUTE",
         "300",
         _positive_int,
-        "Budget of ARM reads per minute the reconciler spends: list pages and GETs alike.",
+        "ARM reads per minute of the whole connector (reconciler, worker, capacity; docs/reconciler.md).",
     ),
     Setting(
         "CHANGE_FEED_WORKSPACE_ID",

@@ -6,7 +6,8 @@ group is replaced or deleted): Functions scales out and Storage queues deliver a
 Failure policy, by error class (shared/errors.py; docs/operations.md, failure modes):
 - InvalidMessage: dead-lettered once with the reason, never retried.
 - ThrottledError (ARM 429, ACI quota): re-queued, 30 s doubling to 15 min, never before Retry-After;
-  the pod stays Pending with reason WaitingForACICapacity.
+  the pod stays Pending with reason WaitingForACICapacity. The connector's own ARM read budget
+  (shared/azure/reads.py) spent: re-queued for just the seconds until a read is free.
 - RetryableError (5xx, timeouts): re-queued with exponential backoff, up to MAX_ATTEMPTS; then the pod
   says ProviderUnavailable (Warning Event) and the reconciler restarts the chain later.
 - PermanentError (ARM rejection, UnsupportedPodSpec, a forbidden read): pod Failed with the error's
@@ -16,12 +17,14 @@ Failure policy, by error class (shared/errors.py; docs/operations.md, failure mo
 from __future__ import annotations
 
 import logging
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from shared import tags
 from shared.azure.eventgrid import publish_pod_transition
+from shared.azure.reads import ReadBudgetExhausted
 from shared.config import Settings
 from shared.errors import (
     ConfigError,
@@ -122,6 +125,8 @@ def process_message(text: str | bytes, *, dequeue_count: int = 1, context: Conte
         return _dispatch(message, ctx)
     except ThrottledError as error:
         delay = throttle_delay(message.attempt, error.retry_after)
+        if isinstance(error, ReadBudgetExhausted):  # our own budget, not ARM's: back as soon as a read is free
+            delay = float(max(1, math.ceil(error.retry_after or 1.0)))
         ctx.queue.send(message.next_attempt().to_text(), delay_seconds=delay)
         notes.note_waiting(message, ctx, f"Waiting for ACI capacity: {error}", delay)
         log_with(

@@ -181,7 +181,9 @@ class AciClient:
         retries: int = 2,
         connection_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        read_budget: Any = None,
     ) -> None:
+        self.read_budget = read_budget  # the process's ArmReadBudget (shared/azure/reads.py); None: unbudgeted
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.region = region
@@ -226,10 +228,13 @@ class AciClient:
                     read_timeout=self._timeouts[1],
                     retry_policy=_retry_policy(self._retries),
                     api_version=API_VERSION,
+                    raw_response_hook=self.read_budget.hook if self.read_budget is not None else None,
                 )
             return self._sdk
 
-    def _call(self, action: Callable[[], _T]) -> _T:
+    def _call(self, action: Callable[[], _T], *, read: bool = False) -> _T:
+        if read and self.read_budget is not None:
+            self.read_budget.before_read()  # may wait briefly, or raise ReadBudgetExhausted (a ThrottledError)
         try:
             return action()
         except ConnectorError:
@@ -282,7 +287,7 @@ class AciClient:
                     return None
                 raise
 
-        return self._call(get)
+        return self._call(get, read=True)
 
     def begin_delete(self, name: str) -> bool:
         """DELETE the group without waiting for the LRO; False when ARM says it was already gone (204)."""
@@ -310,7 +315,7 @@ class AciClient:
         from a nextLink in a later cycle.
         """
         url = url or f"{self.base_url}{self._group_path('')[:-1]}?api-version={API_VERSION}"
-        page = self._call(lambda: self._send("GET", url))
+        page = self._call(lambda: self._send("GET", url), read=True)
         return page.get("value") or [], page.get("nextLink") or None
 
     def usages(self) -> list[dict[str, Any]]:
@@ -321,7 +326,7 @@ class AciClient:
         )
         items: list[dict[str, Any]] = []
         while url:
-            page = self._call(lambda url=url: self._send("GET", url))
+            page = self._call(lambda url=url: self._send("GET", url), read=True)
             items.extend(page.get("value") or [])
             url = page.get("nextLink") or ""
         return items
@@ -335,7 +340,7 @@ class AciClient:
             )
             return str(body.get("content") or "")
 
-        return self._call(logs)
+        return self._call(logs, read=True)
 
     def exec_command(self, name: str, container: str, command: str, rows: int, cols: int) -> dict[str, str]:
         """POST .../exec (an ARM write): `{webSocketUri, password}` of a one-process terminal session."""
@@ -394,7 +399,11 @@ class EmulatorToken:
 
 def build_aci_client(settings: Settings, **options: Any) -> AciClient:
     """A client from settings. No AZURE_SUBSCRIPTION_ID but ACI_EMULATOR_URL: the local ACI emulator
-    `make start` runs (its own subscription, a local token, its CA), never real Azure."""
+    `make start` runs (its own subscription, a local token, its CA), never real Azure. Reads draw from the
+    process's ARM read budget (shared/azure/reads.py) unless `read_budget=None` is passed."""
+    from shared.azure.reads import process_budget
+
+    options.setdefault("read_budget", process_budget(settings["ARM_READS_PER_MINUTE"]))
     if not settings["AZURE_SUBSCRIPTION_ID"] and settings["ACI_EMULATOR_URL"]:
         return AciClient(
             subscription_id=EMULATOR_SUBSCRIPTION,

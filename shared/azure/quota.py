@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from shared.azure.reads import CAPACITY, reading_as
 from shared.capacity import AciQuota, Resources, capacity_report, parse_usages, sum_requests
 from shared.config import Settings
 
@@ -141,7 +142,10 @@ class CapacityService:
         }
 
     def _read_quota(self) -> AciQuota:
-        return parse_usages(self._aci().usages(), self.settings["ACI_REGION"])
+        """Drawn from the process's ARM read budget as the capacity endpoint's: never waits; when no read is
+        left (or ARM's counter is low) the refresh fails and the last reading is served, marked stale."""
+        with reading_as(CAPACITY):
+            return parse_usages(self._aci().usages(), self.settings["ACI_REGION"])
 
     def _read_requests(self, node: str) -> Resources:
         assert self._kube is not None

@@ -10,8 +10,10 @@ ARM_READS_PER_MINUTE and spent where they matter:
 2. hot groups: new, transitioning, not yet Running/Ready, or flagged by an event,
 3. steady groups, oldest-refreshed first (round-robin).
 
-Budget state lives in process memory. The timer is a singleton, so one process
-spends it; if the singleton moves to another instance, the new one starts with an
+The reconciler spends what the process's ARM read budget (shared/azure/reads.py) leaves it: at most
+B minus the reserves of the worker and the capacity endpoint, and, when linked (`shared`), never a read the
+others' use of the same window has already taken. Budget state lives in process memory. The timer is a
+singleton, so one process spends it; if the singleton moves to another instance, the new one starts with an
 empty window but the per-cycle cap (B x interval / 60) still keeps a minute's
 reads at about B. Steady groups never read by this process are ordered by a
 rotation derived from the wall clock, so a restart continues the round-robin
@@ -26,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 WINDOW_SECONDS = 60.0
 DEFAULT_INTERVAL = 10.0
@@ -66,6 +69,8 @@ class ReadBudget:
     interval: float = DEFAULT_INTERVAL
     clock: Callable[[], float] = time.monotonic
     paused_until: float = 0.0
+    shared: Any = None
+    """The process's `ArmReadBudget` (shared/azure/reads.py) whose window the worker and capacity spend too."""
     _reads: deque[float] = field(default_factory=deque)
     _left: int = 0
 
@@ -85,6 +90,8 @@ class ReadBudget:
             self._left = 0
         else:
             self._left = max(0, min(self.per_cycle, self.per_minute - len(self._reads)))
+        if self.shared is not None:  # what the worker and the capacity endpoint left in this minute
+            self._left = min(self._left, self.shared.available("reconciler"))
         return self._left
 
     @property
@@ -96,6 +103,9 @@ class ReadBudget:
         if self._left <= 0 or self.clock() < self.paused_until:
             self._left = 0
             return False
+        if self.shared is not None and not self.shared.try_take("reconciler"):
+            self._left = 0  # ARM's counter ran low, or the worker took the rest of the window
+            return False
         self._left -= 1
         self._reads.append(self.clock())
         return True
@@ -105,6 +115,8 @@ class ReadBudget:
         wait = seconds if seconds is not None and seconds > 0 else self.interval
         self.paused_until = max(self.paused_until, self.clock() + wait)
         self._left = 0
+        if self.shared is not None:  # ARM's bucket is empty for every consumer and every instance
+            self.shared.pause(wait)
 
     def reads_in_window(self) -> int:
         self._trim(self.clock())

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import tags
+from shared.azure.reads import RECONCILER, prepaid, reconciler_share
 from shared.errors import ConnectorError, RetryableError, ThrottledError
 from shared.kube import KubeApiError
 from shared.naming import container_group_name
@@ -79,7 +80,7 @@ LIST_TIME_SHARE = 0.5
 def _list_page(aci: Any, url: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """One list page; an adapter without paging (a test double) answers with everything as one page."""
     if hasattr(aci, "list_page"):
-        return aci.list_page(url)
+        return prepaid(RECONCILER, aci.list_page)(url)  # the lister took it from the budget
     return list(aci.list_groups()), None
 
 
@@ -87,7 +88,7 @@ class _ParallelReads:
     """GETs run on pool threads; the first 429 any of them meets is seen by the dispatcher at once."""
 
     def __init__(self, get: Callable[[str], dict[str, Any] | None]) -> None:
-        self._get = get
+        self._get = prepaid(RECONCILER, get)  # taken from the budget before dispatch
         self.throttled = threading.Event()
 
     def get(self, name: str) -> dict[str, Any] | None:
@@ -118,7 +119,12 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.wall = wall
         settings = ctx.settings
         self.interval = cycle_interval(settings["RECONCILE_SCHEDULE"])
-        self.budget = ReadBudget(settings["ARM_READS_PER_MINUTE"], self.interval, clock=clock)
+        self.budget = ReadBudget(
+            reconciler_share(settings["ARM_READS_PER_MINUTE"]),
+            self.interval,
+            clock=clock,
+            shared=getattr(ctx.aci, "read_budget", None),  # the process's budget, the worker's and capacity's too
+        )
         self.health = AciHealth(self.config.unready_after_cycles, self.config.unready_after_seconds, clock=clock)
         self.lister = GroupLister(
             lambda url: _list_page(self.ctx.aci, url),

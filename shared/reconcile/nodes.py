@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from shared.azure.reads import RECONCILER, prepaid
 from shared.capacity import node_allocatable, node_capacity, parse_usages, sum_requests
 from shared.errors import ConnectorError, RetryableError
 from shared.kube import Conflict, KubeApiError, KubeClient
@@ -165,7 +166,7 @@ class NodeUpkeep:
             return
         report.arm_reads += 1
         try:
-            self.quota = parse_usages(self.ctx.aci.usages(), settings["ACI_REGION"])
+            self.quota = parse_usages(prepaid(RECONCILER, self.ctx.aci.usages)(), settings["ACI_REGION"])
             self.quota_read_at = now
         except (ConnectorError, ValueError) as error:
             report.errors.append(f"read ACI usages: {error}")

@@ -1,0 +1,106 @@
+"""Every ARM read draws from the process's budget: the worker, the capacity endpoint and the sweep, on the emulator."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from shared.azure.quota import CapacityService
+from shared.azure.reads import CAPACITY, RECONCILER, SWEEP_FLOOR, WORKER, ArmReadBudget, reconciler_share
+from shared.messages import Message, PodRef, parse_message
+from shared.reconcile import Reconciler
+from shared.worker import process_message
+from tests.fakes.arm_fixtures import adapter_for
+from tests.fakes.connector_fixtures import make_pod, settings_for
+
+
+class RecordingQueue:
+    """The worker's queue, recording what it re-queues and with which visibility delay."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, float]] = []
+
+    def send(self, text: str, *, delay_seconds: float = 0, **_: Any) -> str:
+        self.sent.append((text, delay_seconds))
+        return "id"
+
+    def dead_letter(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"nothing should be dead-lettered: {args} {kwargs}")
+
+
+def _upsert(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return Message(op="upsert", pod=PodRef(meta["namespace"], meta["name"], meta["uid"]), source="watch").to_text()
+
+
+@pytest.fixture
+def budgeted(arm, arm_credential):
+    reads = ArmReadBudget(300)
+    client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, read_timeout=2.0, read_budget=reads)
+    try:
+        yield client, reads
+    finally:
+        client.close()
+
+
+def test_one_create_costs_one_read_and_one_put_and_the_budget_sees_it(kube_api, arm, worker_context, budgeted):
+    """What one create costs at ARM: the worker's GET and the PUT; no LRO polling (the worker never waits on it)."""
+    aci, reads = budgeted
+    before = dict(arm.counts)
+    pod = kube_api.create(make_pod())
+    outcome = process_message(_upsert(pod), context=replace(worker_context, aci=aci))
+    assert outcome.action == "created"
+    spent = {op: n - before.get(op, 0) for op, n in arm.counts.items() if n != before.get(op, 0)}
+    assert spent == {"get": 1, "put": 1}
+    assert (reads.sent[WORKER], reads.reads_in_window(WORKER)) == (1, 1)
+    assert reads.remaining is not None and reads.remaining < 250  # the emulator's counter, as ARM sends it
+
+
+def test_a_worker_read_over_the_budget_is_requeued_with_visibility_not_sent(kube_api, arm, worker_context, budgeted):
+    aci, reads = budgeted
+    while reads.try_take(WORKER):  # everything this minute is spent
+        pass
+    queue = RecordingQueue()
+    gets, puts = arm.counts["get"], arm.counts["put"]
+    pod = kube_api.create(make_pod())
+    outcome = process_message(_upsert(pod), context=replace(worker_context, aci=aci, queue=queue))
+    assert outcome.action == "requeued"
+    assert (arm.counts["get"], arm.counts["put"]) == (gets, puts)  # nothing sent to ARM
+    [(text, delay)] = queue.sent
+    assert parse_message(text).attempt == 1
+    assert 1 <= delay <= 60  # back when the window frees a read, not after the 30 s doubling of an ARM 429
+    assert reads.refused[WORKER] == 1
+
+
+def test_capacity_serves_its_last_reading_when_no_read_is_left(kube_api, kube, arm, budgeted):
+    aci, reads = budgeted
+    service = CapacityService(settings_for(kube_api.url, arm), aci=lambda: aci, kube=lambda: kube)
+    assert service.quota_cache.get().error is None
+    assert reads.sent[CAPACITY] == 1
+    while reads.try_take(WORKER) or reads.try_take(CAPACITY):
+        pass
+    service.quota_cache.invalidate()
+    usages = arm.counts["usages"]
+    reading = service.quota_cache.get()
+    assert reading.value is not None and reading.error and "ARM_READS_PER_MINUTE" in reading.error
+    assert arm.counts["usages"] == usages
+
+
+def test_arms_remaining_reads_stop_the_sweep_in_every_instance(kube_api, kube, arm, budgeted):
+    """The header is the counter all instances share: a low value seen by a worker read stops this process's sweep."""
+    aci, reads = budgeted
+    arm.throttle.scale = (SWEEP_FLOOR - 5) / 250  # a bucket already below the sweep's floor
+    assert aci.get("nothing-here") is None
+    assert reads.remaining is not None and reads.remaining < SWEEP_FLOOR
+    assert reads.available(RECONCILER) == 0 and reads.available(WORKER) > 0
+    from shared.worker import Context
+
+    ctx = Context(settings=settings_for(kube_api.url, arm), aci=aci, queue=RecordingQueue(), kube=kube)
+    rec = Reconciler(ctx)
+    assert rec.budget.per_minute == reconciler_share(300)
+    gets, pages = arm.counts["get"], arm.counts["list"]
+    report = rec.run_cycle()
+    assert (report.arm_list_pages, report.arm_reads) == (0, 0)
+    assert (arm.counts["get"], arm.counts["list"]) == (gets, pages)
