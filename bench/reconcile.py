@@ -331,11 +331,19 @@ def main() -> None:
     parser.add_argument(
         "--baseline-max", type=int, default=5000, help="largest N the polling baseline runs at (it is slow)"
     )
-    parser.add_argument("--mode", choices=("cost", "freshness"), default="cost")
+    parser.add_argument("--mode", choices=("cost", "freshness", "budget"), default="cost")
+    parser.add_argument("--creates", type=float, default=60.0, help="budget: new pods a minute through the worker")
+    parser.add_argument("--budget-minutes", type=int, default=2, help="budget: real minutes measured per mode")
     parser.add_argument("--ingestion-delay", type=float, default=60.0, help="freshness: Log Analytics delay (s)")
     parser.add_argument("--minutes", type=int, default=6, help="freshness: simulated minutes per run")
     parser.add_argument("--feed", choices=("both", "on", "off"), default="both", help="freshness: with the feed?")
     args = parser.parse_args()
+    if args.mode == "budget":  # every consumer's reads against one budget (bench/read_budget.py)
+        from bench.read_budget import budget_table
+
+        sizes = [int(n) for n in args.sizes.split(",")]
+        budget_table(Servers.start, sizes, args.latency, args.creates, args.budget_minutes)
+        return
     if args.mode == "freshness":
         sizes = [int(n) for n in args.sizes.split(",")]
         feeds = {"both": (False, True), "on": (True,), "off": (False,)}[args.feed]

@@ -8,7 +8,7 @@ prints the Kubernetes URL, `arm=<url>` and `ca=<path>`, one per line, and answer
 one JSON line each:
 
 - `counts`: {"kube": all Kubernetes requests, "patches": pod status PATCHes, "get": ARM GETs, "list": ARM
-  list pages}
+  list pages, "usages": ARM usages reads, "put": ARM PUTs}
 - `latency S`: every ARM answer takes S seconds more
 - `churn FRACTION SEED`: a container exits (restartPolicy Always brings it back, restart count +1) in that
   fraction of the groups; answers {"changed": [group names]}
@@ -69,6 +69,7 @@ def serve(port: int, pods: int, ingestion_delay: float | None) -> None:
     arm = fake_arm(clock=clock)
     arm.start()
     arm.throttle.enabled = False  # the polling baseline would be throttled first
+    arm.throttle.container_groups_quota = arm.throttle.standard_cores_quota = 10**6  # the budget mode creates more
     arm.state.emit_events = True
     names = seed(kube_api, arm, settings_for(kube_api.url, arm), pods)
     workspace = None
@@ -91,6 +92,8 @@ def serve(port: int, pods: int, ingestion_delay: float | None) -> None:
                     "patches": kube_api.request_counts[("PATCH", "pods/status")],
                     "get": arm.counts["get"],
                     "list": arm.counts["list"],
+                    "usages": arm.counts["usages"],
+                    "put": arm.counts["put"],
                 }
             elif command == "latency":
                 arm.faults.latency = float(args[0])

@@ -228,7 +228,7 @@ class AciClient:
                     read_timeout=self._timeouts[1],
                     retry_policy=_retry_policy(self._retries),
                     api_version=API_VERSION,
-                    raw_response_hook=self.read_budget.hook if self.read_budget is not None else None,
+                    raw_response_hook=lambda response: self.read_budget and self.read_budget.hook(response),
                 )
             return self._sdk
 
