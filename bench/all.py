@@ -15,6 +15,7 @@ BENCHES: tuple[tuple[str, ...], ...] = (
     ("bench.reconcile",),
     ("bench.reconcile", "--sizes", "5000", "--latency", "0.2", "--baseline-max", "0"),
     ("bench.reconcile", "--mode", "freshness", "--sizes", "1000,5000", "--minutes", "4"),
+    ("bench.reconcile", "--mode", "budget", "--sizes", "5000", "--latency", "0.2"),
     ("bench.kubelet_api",),
     ("bench.registry",),
 )
