@@ -168,7 +168,7 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
     from shared.kube import set_kube_client
     from shared.localhost.queue import QueueHost
     from shared.relay import Relay, RelayConfig
-    from shared.relay.sender import queue_writer
+    from shared.relay.putter import QueuePutter
     from tests.fakes.arm_fixtures import adapter_for
     from tests.fakes.azurite_fixtures import Azurite
     from tests.fakes.connector_fixtures import NODE, kube_client_for, make_pod
@@ -198,7 +198,7 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
         set_queue_store(store)
         store.ensure(POD_EVENTS_QUEUE)
         config = RelayConfig(nodes=(NODE,), health_port=None)
-        relay = Relay(config, kube_client_for(kube_server.url), queue_writer(store))
+        relay = Relay(config, kube_client_for(kube_server.url), QueuePutter(store))
         relay.start()
         while not relay.ready():
             time.sleep(0.05)
@@ -214,7 +214,7 @@ def through_relay(pods: int, concurrency: int = 8) -> tuple[dict[str, float], di
         # A relay restart: it relists and re-announces every pod; what does that cost?
         relay.stop()
         counts.clear()
-        relay = Relay(config, kube_client_for(kube_server.url), queue_writer(store))
+        relay = Relay(config, kube_client_for(kube_server.url), QueuePutter(store))
         relay.start()
         restarted = {"invocations": len(host.drain(timeout=600, idle=3.0, concurrency=concurrency))}
         restarted.update(sorted(counts.items()))

@@ -1,11 +1,14 @@
-"""The relay bench's load and observer, each in its own process so the relay measured has its CPU to itself.
+"""The relay bench's Kubernetes side, in its own process so the relay measured has its CPU to itself.
 
-`python -m bench.relay_load --port 0 cluster`: the fake Kubernetes API; prints its URL, then for every
-`burst N NODE` line on stdin creates N pods on NODE straight into its store (as fast as an apiserver
-accepting many clients' creates) and prints one JSON line {pod name: creation time}.
+`python -m bench.relay_load --port 0 fake`: the fake Kubernetes API; prints its URL, then for every
+`burst N NODE` line on stdin creates N pods on NODE straight into its store (no HTTP: all N exist within a
+fraction of a second, faster than any apiserver) and prints one JSON line {pod name: creation time}.
 
-`python -m bench.relay_load observe --connection-string ... --count N`: receives from `pod-events` until
-N distinct pods were seen and prints one JSON line {pod name: time first visible}.
+`python -m bench.relay_load --port 0 real`: a real kube-apiserver 1.20 + etcd (tests/fakes/kube_real.py);
+prints its URL and the file of its CA, then for every `burst N NODE` line creates N pods with
+`CONCURRENT_CREATES` POSTs in flight over keep-alive connections, as fast as the apiserver accepts them, and
+prints {pod name: time the apiserver acknowledged the create}. The apiserver and etcd share the machine's
+two cores with the relay and Azurite (in a cluster they would not).
 
 Times are `time.time()`: the processes share the machine's clock.
 """
@@ -13,12 +16,14 @@ Times are `time.time()`: the processes share the machine's clock.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from shared.config import POD_EVENTS_QUEUE
+CONCURRENT_CREATES = 32
 
 
 def pod(name: str, node: str | None) -> dict[str, Any]:
@@ -28,55 +33,78 @@ def pod(name: str, node: str | None) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
-def cluster(port: int) -> None:
+def serve_bursts(create_burst: Callable[[list[str], str], dict[str, float]]) -> None:
+    """Answer each `burst N NODE` line on stdin with the JSON of the pods' creation times."""
+    for batch, line in enumerate(sys.stdin):
+        _, count, node = line.split()
+        names = [f"burst{batch}-{index}" for index in range(int(count))]
+        print(json.dumps(create_burst(names, node)), flush=True)
+
+
+def fake(port: int) -> None:
     from tests.fakes.kube_api import KubeApiServer
 
     server = KubeApiServer(port=port, history_limit=50_000)
     print(server.start(), flush=True)
-    batch = 0
+
+    def create_burst(names: list[str], node: str) -> dict[str, float]:
+        created: dict[str, float] = {}
+        for name in names:
+            created[name] = time.time()
+            server.create(pod(name, node))
+        return created
+
     try:
-        for line in sys.stdin:
-            _, count, node = line.split()
-            created: dict[str, float] = {}
-            for index in range(int(count)):
-                name = f"burst{batch}-{index}"
-                created[name] = time.time()
-                server.create(pod(name, node))
-            batch += 1
-            print(json.dumps(created), flush=True)
+        serve_bursts(create_burst)
     finally:
         server.stop()
 
 
-def observe(connection_string: str, count: int, timeout: float) -> None:
-    from shared.azure.queue import QueueStore
+async def create_concurrently(server: Any, names: list[str], node: str) -> dict[str, float]:
+    """POST every pod, CONCURRENT_CREATES at a time over keep-alive TLS connections; the time of each 201."""
+    import ssl
 
-    queue = QueueStore(connection_string).client(POD_EVENTS_QUEUE)
-    visible: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
-    print("ready", flush=True)
-    while len(visible) < count and time.monotonic() < deadline:
-        batch = list(queue.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=300))
-        now = time.time()
-        for item in batch:
-            visible.setdefault(json.loads(item.content)["pod"]["name"], now)
-        if not batch:
-            time.sleep(0.005)
-    print(json.dumps(visible), flush=True)
+    import aiohttp
+
+    context = ssl.create_default_context(cafile=server.ca_file)
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    created: dict[str, float] = {}
+    slots = asyncio.Semaphore(CONCURRENT_CREATES)
+    connector = aiohttp.TCPConnector(ssl=context, limit=CONCURRENT_CREATES)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def create(name: str) -> None:
+            async with slots, session.post(f"{server.url}/api/v1/namespaces/default/pods", json=pod(name, node)) as r:
+                await r.read()
+                if r.status != 201:
+                    raise RuntimeError(f"creating pod {name}: HTTP {r.status}")
+                created[name] = time.time()
+
+        await asyncio.gather(*(create(name) for name in names))
+    return created
+
+
+def real() -> None:
+    from tests.fakes.kube_real import RealKube
+
+    server = RealKube(audit_log=False).start()
+    print(server.url, flush=True)
+    print(server.ca_file, flush=True)
+    try:
+        serve_bursts(lambda names, node: asyncio.run(create_concurrently(server, names, node)))
+    finally:
+        server.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("role", choices=("cluster", "observe"))
-    parser.add_argument("--port", type=int, default=0, help="cluster: port to serve on (0: any free one)")
-    parser.add_argument("--connection-string", help="observe: the Storage account holding pod-events")
-    parser.add_argument("--count", type=int, default=0, help="observe: distinct pods to wait for")
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("source", choices=("fake", "real"))
+    parser.add_argument("--port", type=int, default=0, help="fake: port to serve on (0: any free one)")
     args = parser.parse_args()
-    if args.role == "cluster":
-        cluster(args.port)
+    if args.source == "fake":
+        fake(args.port)
     else:
-        observe(args.connection_string, args.count, args.timeout)
+        real()
 
 
 if __name__ == "__main__":

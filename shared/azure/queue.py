@@ -41,16 +41,18 @@ MAX_REASON_CHARS = 1024
 MAX_FIELD_CHARS = 256
 
 
-def environment_proxies(url: str) -> dict[str, str] | None:
-    """The proxy the environment (HTTPS_PROXY/HTTP_PROXY, NO_PROXY) names for `url`, or None: go direct."""
-    import urllib.request
-    from urllib.parse import urlsplit
+@dataclass(frozen=True)
+class QueueAccess:
+    """One queue's URL (no query) and its authorization: an account key, a SAS, or the app's identity."""
 
-    parts = urlsplit(url)
-    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
-        return None
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    return {parts.scheme: proxy} if proxy else None
+    url: str
+    account_name: str
+    account_key: str | None
+    sas: str | None
+    identity: bool
+
+    def __repr__(self) -> str:  # the key and the SAS are secrets: never in a log line or a traceback
+        return f"QueueAccess(url={self.url!r}, auth={'key' if self.account_key else 'sas' if self.sas else 'identity'})"
 
 
 @dataclass(frozen=True)
@@ -98,24 +100,19 @@ class QueueStore:
                 self._clients[queue] = self._service.get_queue_client(queue)
             return self._clients[queue]
 
-    def async_client(self, queue: str) -> Any:
-        """A new asyncio QueueClient (aiohttp) on the same account: the relay's concurrent send path.
+    def queue_access(self, queue: str) -> QueueAccess:
+        """How a writer outside the SDK reaches `queue`: its URL and what authorizes it (the relay's lean sender).
 
-        Made per caller, not cached: an aiohttp session belongs to the event loop that first uses it.
-        Proxy settings (HTTPS_PROXY, NO_PROXY) are resolved once here for the account's one endpoint:
-        left to aiohttp they are re-read, with ~/.netrc, on a thread for every request, which cost a
-        fifth of the relay's CPU per message.
+        The connection string is parsed by the SDK (UseDevelopmentStorage, EndpointSuffix, SAS forms), never by us.
         """
-        from azure.storage.queue.aio import QueueClient
-
-        url = self._service.url
-        options: dict[str, Any] = {"use_env_settings": False, "proxies": environment_proxies(url)}
-        if self._connection_string:
-            return QueueClient.from_connection_string(self._connection_string, queue, **options)
-        from azure.identity.aio import DefaultAzureCredential
-
-        assert self._queue_service_uri is not None
-        return QueueClient(self._queue_service_uri, queue, credential=DefaultAzureCredential(), **options)
+        url, _, sas = str(self._service.get_queue_client(queue).url).partition("?")
+        return QueueAccess(
+            url=url,
+            account_name=str(self._service.account_name),
+            account_key=getattr(self._service.credential, "account_key", None),
+            sas=sas or None,
+            identity=not self._connection_string,
+        )
 
     def ensure(self, queue: str) -> None:
         """Create the queue once per process; an existing queue is the normal case."""

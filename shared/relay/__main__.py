@@ -18,7 +18,7 @@ from shared.config import get_settings
 from shared.errors import ConfigError
 from shared.kube import get_kube_client
 from shared.relay.app import Relay, RelayConfig
-from shared.relay.sender import queue_writer
+from shared.relay.putter import QueuePutter
 
 log = logging.getLogger("aci_connector.relay")
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             from shared.azure.aci import get_aci_client
 
             aci = get_aci_client(settings)
-        relay = Relay(config, get_kube_client(settings), queue_writer(get_queue_store(settings)), aci=aci)
+        relay = Relay(config, get_kube_client(settings), QueuePutter(get_queue_store(settings)), aci=aci)
     except ConfigError as error:
         logging.basicConfig(stream=sys.stderr)
         log.error("relay cannot start: %s", error)

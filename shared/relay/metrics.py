@@ -21,6 +21,7 @@ COUNTERS: dict[str, str] = {
     "messages_sent": "Messages written to the pod-events queue.",
     "send_retries": "Failed queue writes that were retried.",
     "dropped": "Messages dropped because the send buffer was full (the reconciler heals what they carried).",
+    "rejected": "Messages Storage refused as too large or malformed, dropped (the reconciler heals what they carried).",
     "relists": "Relists after a 410 Expired watch.",
     "watch_restarts": "Watch streams re-opened (server timeout, network error, apiserver restart).",
     "watch_errors": "List or watch calls that failed and were retried with backoff.",

@@ -10,21 +10,21 @@ the buffer until the earlier send finished), and a message that failed goes back
 to the head of the buffer unless a newer one for the pod superseded it.
 
 Why asyncio for the real queue: one Storage write is one HTTP round trip, and
-what limits a Python sender is CPU per request, not the network. The SDK's
-asyncio client (aiohttp) keeps up to `workers` writes in flight from one event
-loop thread at less CPU per message than the same number of threads
-(docs/performance.md has the figures). A plain callable writer (tests) is driven
-by `workers` threads instead; both share the same buffer and ordering rules.
+what limits a Python sender is CPU per request, not the network. The relay's
+writer (shared/relay/putter.py, aiohttp) keeps up to `workers` writes in flight
+from one event loop thread at less CPU per message than the same number of
+threads (docs/performance.md has the figures). A plain callable writer (tests)
+is driven by `workers` threads instead; both share the same buffer and ordering rules.
 
-Queue writes are made with the SDK's own retries off (its default policy waits
-about a minute before raising): this module retries with its own jittered
-backoff so /readyz can say "Storage down" within a second.
+Each write is one attempt: this module retries with its own jittered backoff
+(no sooner than a Retry-After), so /readyz can say "Storage down" within a
+second. A message Storage rejects as such (`MessageRejected`: too large,
+malformed) is dropped and logged instead: retried, it would block the buffer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import threading
@@ -32,86 +32,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
 
-from shared.azure.queue import QueueStore
-from shared.config import POD_EVENTS_QUEUE
 from shared.messages import Message
 from shared.relay.backoff import Backoff
 from shared.relay.metrics import Metrics
+from shared.relay.putter import MessageRejected
 
 log = logging.getLogger("aci_connector.relay.sender")
 
 Write = Callable[[str], None] | Callable[[str], Awaitable[None]]
 """One message to the queue: a plain callable (run on sender threads) or a coroutine function (run on a loop)."""
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 10.0
-
-
-def sync_queue_writer(store: QueueStore, queue: str = POD_EVENTS_QUEUE) -> Callable[[str], None]:
-    """A one-shot blocking write (no SDK retries) that re-creates the queue if it vanished (Azurite restarted)."""
-    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
-    ensured = threading.Event()
-
-    def ensure() -> None:
-        with contextlib.suppress(ResourceExistsError):  # the normal case: the queue is there
-            store.client(queue).create_queue(
-                retry_total=0, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
-            )
-        ensured.set()
-
-    def write(text: str) -> None:
-        if not ensured.is_set():
-            ensure()
-        try:
-            store.client(queue).send_message(
-                text, retry_total=0, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
-            )
-        except ResourceNotFoundError:
-            ensured.clear()
-            raise
-
-    return write
-
-
-class AsyncQueueWriter:
-    """The same one-shot write on the SDK's asyncio client; all calls must come from one event loop."""
-
-    def __init__(self, store: QueueStore, queue: str = POD_EVENTS_QUEUE) -> None:
-        self._store = store
-        self._queue = queue
-        self._client: Any = None
-        self._ensured = False
-
-    async def __call__(self, text: str) -> None:
-        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
-        if self._client is None:
-            self._client = self._store.async_client(self._queue)
-        if not self._ensured:
-            with contextlib.suppress(ResourceExistsError):  # the normal case: the queue is there
-                await self._client.create_queue(
-                    retry_total=0, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
-                )
-            self._ensured = True
-        try:
-            await self._client.send_message(
-                text, retry_total=0, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
-            )
-        except ResourceNotFoundError:
-            self._ensured = False
-            raise
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-
-def queue_writer(store: QueueStore, queue: str = POD_EVENTS_QUEUE) -> AsyncQueueWriter:
-    """The relay's writer: concurrent sends on the asyncio client."""
-    return AsyncQueueWriter(store, queue)
+MAX_RETRY_AFTER = 60.0
+"""The longest Retry-After honoured; a longer one is taken as this (the messages are held meanwhile)."""
 
 
 def _is_async(write: Write) -> bool:
@@ -332,8 +264,16 @@ class Sender:
     def _failed(self, key: Hashable, entry: Entry, error: Exception) -> None:
         with self._cond:
             self._in_flight.pop(key, None)
+            if isinstance(error, MessageRejected):  # Storage is up and said no to this one message: never retry it
+                self.metrics.inc("rejected")
+                log.error("Storage REJECTED the %s message for %s, dropped: %s", entry.message.op, key, error)
+                self._cond.notify_all()
+                return
             self.metrics.inc("send_retries")
             delay = self._backoff.next_delay()
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:  # the server said when: no sooner (bounded, messages are held meanwhile)
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
             self._retry_at = self._clock() + delay
             self._last_error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             if self._storage_ok:

@@ -16,7 +16,7 @@ from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.reconcile.retry import RetryPolicy
 from shared.relay import Relay, RelayConfig
-from shared.relay.sender import queue_writer
+from shared.relay.putter import QueuePutter
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, make_pod
 
@@ -49,7 +49,7 @@ def test_pod_lifecycle_through_relay_queue_worker_and_reconciler(
             lease_only_if_older_than=0,
         ),
     )
-    relay = Relay(RelayConfig(nodes=(NODE,), coalesce_seconds=0.1, health_port=None), kube, queue_writer(queue_store))
+    relay = Relay(RelayConfig(nodes=(NODE,), coalesce_seconds=0.1, health_port=None), kube, QueuePutter(queue_store))
     host = QueueHost(queue_store, pod_events)
     relay.start()
     try:

@@ -67,6 +67,13 @@ class Azurite:
     def connection_string(self) -> str:
         return azurite_connection_string(self.queue_endpoint)
 
+    @property
+    def pid(self) -> int:
+        """The running Node process (benchmarks read its CPU time from /proc)."""
+        if self._process is None:
+            raise RuntimeError("Azurite is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 30) -> Azurite:
         command = [
             azurite_binary(),

@@ -51,4 +51,4 @@ def test_development_storage_shorthand_targets_azurite_on_its_default_port():
     """`UseDevelopmentStorage=true` (local.settings.json's default) is resolved by the Storage SDK itself."""
     store = QueueStore("UseDevelopmentStorage=true")
     assert store.endpoint.rstrip("/") == "http://127.0.0.1:10001/devstoreaccount1"
-    assert store.async_client("pod-events").url == "http://127.0.0.1:10001/devstoreaccount1/pod-events"
+    assert store.queue_access("pod-events").url == "http://127.0.0.1:10001/devstoreaccount1/pod-events"

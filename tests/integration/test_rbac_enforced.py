@@ -32,7 +32,7 @@ from shared.naming import container_group_name
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.reconcile.retry import RetryPolicy
 from shared.relay import Relay, RelayConfig
-from shared.relay.sender import queue_writer
+from shared.relay.putter import QueuePutter
 from shared.worker import Context, process_message
 from tests.fakes.connector_fixtures import NODE, make_pod, make_spot_pod, settings_for
 from tests.fakes.kube_api import KubeApiServer, parse_target
@@ -602,7 +602,7 @@ def relay(kube_client: Any, queue_store: Any) -> Iterator[Callable[[], Relay]]:
             renew_leases=True,
             lease_interval=0.2,
         )
-        started.append(Relay(config, KubeClient(kube_client), queue_writer(queue_store)))
+        started.append(Relay(config, KubeClient(kube_client), QueuePutter(queue_store)))
         started[-1].start()
         return started[-1]
 

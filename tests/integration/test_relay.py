@@ -18,7 +18,7 @@ from shared.config import POD_EVENTS_QUEUE
 from shared.kube import KubeClient
 from shared.messages import Message, parse_message
 from shared.relay import Relay, RelayConfig
-from shared.relay.sender import queue_writer
+from shared.relay.putter import QueuePutter
 from shared.worker import process_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -76,7 +76,7 @@ def relay_factory(kube_client, queue_store) -> Iterator:
     def make(*, clock: Callable[[], float] = time.monotonic, **overrides) -> Relay:
         options = {"nodes": (NODE,), "coalesce_seconds": 0.2, "health_port": 0, "flush_seconds": 5.0}
         options.update(overrides)
-        relay = Relay(RelayConfig(**options), KubeClient(kube_client), queue_writer(queue_store), clock=clock)
+        relay = Relay(RelayConfig(**options), KubeClient(kube_client), QueuePutter(queue_store), clock=clock)
         relay.start()
         started.append(relay)
         wait_for(relay.ready)

@@ -17,7 +17,7 @@ import pytest
 from shared.azure.queue import QueueStore
 from shared.kube import KubeClient
 from shared.relay import Relay, RelayConfig
-from shared.relay.sender import queue_writer
+from shared.relay.putter import QueuePutter
 from tests.fakes.azurite_fixtures import Azurite
 from tests.fakes.kube_fixtures import kube_settings
 from tests.integration.test_relay import NODE, drain, http_get, pod_manifest, summary, wait_for
@@ -32,7 +32,7 @@ def test_storage_down_for_ten_seconds_during_a_burst_loses_nothing(kube_api, kub
     relay = Relay(
         RelayConfig(nodes=(NODE,), health_port=0, send_max_backoff=1.0, flush_seconds=5.0),
         KubeClient(kube_client),
-        queue_writer(QueueStore(storage.connection_string)),
+        QueuePutter(QueueStore(storage.connection_string)),
     )
     try:
         relay.start()
