@@ -175,7 +175,7 @@ class QueuePutter:
 
     async def _ensure_queue(self) -> None:
         """Create the queue if it is missing, with the SDK on a worker thread (rare: at start and after a 404)."""
-        from azure.core.exceptions import ClientAuthenticationError, ResourceExistsError
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         def create() -> None:
             with contextlib.suppress(ResourceExistsError):  # the normal case: the queue is there
@@ -185,8 +185,16 @@ class QueuePutter:
 
         try:
             await asyncio.get_running_loop().run_in_executor(None, create)
-        except ClientAuthenticationError as error:  # e.g. a SAS allowed to add messages but not to create queues
-            log.warning("cannot create queue %s (%s); writing to it as it is", self.where, str(error).splitlines()[0])
+        except HttpResponseError as error:  # e.g. a SAS allowed to add messages but not to create queues
+            if error.status_code not in (401, 403):
+                raise
+            log.warning(
+                "cannot create queue %s (HTTP %s %s: %s); writing to it as it is",
+                self.where,
+                error.status_code,
+                error.error_code,
+                str(error).splitlines()[0],
+            )
         self._ensured = True
 
     async def close(self) -> None:
