@@ -267,6 +267,8 @@ class Sender:
             if isinstance(error, MessageRejected):  # Storage is up and said no to this one message: never retry it
                 self.metrics.inc("rejected")
                 log.error("Storage REJECTED the %s message for %s, dropped: %s", entry.message.op, key, error)
+                self._storage_ok, self._probing = True, False  # it answered: an outage probe ends here too
+                self._backoff.reset()
                 self._cond.notify_all()
                 return
             self.metrics.inc("send_retries")

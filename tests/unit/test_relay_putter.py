@@ -186,20 +186,25 @@ def sender_entry() -> Any:
     return Entry(msg("a"), 100.0)
 
 
-def test_a_message_storage_rejects_is_dropped_counted_and_the_rest_go_on():
+def test_a_message_storage_rejects_is_dropped_counted_and_the_rest_go_on_even_when_it_was_the_outage_probe():
+    """Storage down once, then it refuses the probe (message "a") itself: the others still go, nothing waits."""
     written: list[str] = []
+    calls = {"n": 0}
 
-    def refuse_a(text: str) -> None:
+    def down_then_refuse_a(text: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StorageError("connection refused", transient=True)
         message = parse_message(text)
         if message.pod is not None and message.pod.name == "a":
             raise MessageRejected("HTTP 413 RequestBodyTooLarge", transient=False)
         written.append(text)
 
     metrics = Metrics()
-    sender = Sender(refuse_a, capacity=10, metrics=metrics, workers=2)
+    sender = Sender(down_then_refuse_a, capacity=10, metrics=metrics, workers=1, initial_backoff=0.001)
     for name in ("a", "b", "c"):
         sender.put(name, msg(name))
     sender.start()
     assert sender.flush(10)
-    assert metrics.get("rejected") == 1 and metrics.get("send_retries") == 0 and sender.storage_ok
-    assert len(written) == 2
+    assert metrics.get("rejected") == 1 and metrics.get("send_retries") == 1 and sender.storage_ok
+    assert sorted(parse_message(text).pod.name for text in written) == ["b", "c"]  # type: ignore[union-attr]
