@@ -21,7 +21,7 @@ from aiohttp import web
 from shared.azure.queue import QueueStore
 from shared.config import POD_EVENTS_QUEUE
 from shared.messages import Message, PodRef, parse_message
-from shared.relay.credentials import Authorization
+from shared.relay.credentials import Authorization, EntraToken
 from shared.relay.metrics import Metrics
 from shared.relay.putter import MessageRejected, QueuePutter, StorageError
 from shared.relay.sender import Sender
@@ -137,6 +137,34 @@ def test_the_body_is_the_storage_sdks_byte_for_byte(no_proxy_settings):
     assert ours == by_sdk
     assert url.split("?")[0].endswith("/devstoreaccount1/pod-events/messages")
     assert headers["Content-Type"] == "application/xml" and headers["x-ms-version"]
+
+
+class StaticCredential:
+    async def get_token(self, scope: str) -> Any:
+        from azure.core.credentials import AccessToken
+
+        assert scope == "https://storage.azure.com/.default"
+        return AccessToken("eyJ0eXAi.token.sig", int(datetime.now(UTC).timestamp()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_an_entra_token_goes_as_a_bearer_header_with_a_version_that_accepts_it(no_proxy_settings):
+    async def scenario(proxy: FaultProxy) -> None:
+        endpoint = f"http://127.0.0.1:{proxy.port}/{AZURITE_ACCOUNT}"
+        putter = QueuePutter(QueueStore(azurite_connection_string(endpoint)), auth=EntraToken(StaticCredential()))
+        putter._ensured = True
+        with pytest.raises(StorageError, match="HTTP 503 ServerBusy: Egress is over the account limit"):
+            await putter("{}")
+        await putter.close()
+
+    with FaultProxy(faults=1, retry_after="3") as proxy:
+        run(scenario, proxy)
+    [(method, url, headers, _)] = proxy.requests
+    assert method == "POST" and "?" not in url
+    assert headers["Authorization"] == "Bearer eyJ0eXAi.token.sig"
+    assert headers["x-ms-version"] >= "2017-11-09" and headers["x-ms-date"].endswith(" GMT")
 
 
 def test_an_account_key_becomes_an_add_only_queue_sas_and_messages_arrive_unchanged(queue_store, no_proxy_settings):
