@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import itertools
 import logging
 import re
 import time
@@ -126,6 +127,9 @@ class QueuePutter:
         self._proxy = environment_proxy(access.url)
         self._session: Any = None
         self._ensured = False
+        self._client_id = uuid.uuid4().hex[:16]
+        self._sequence = itertools.count(1)
+        """Request ids are this process's id and a counter: unique for Storage's logs, without a uuid4 syscall each."""
 
     @property
     def where(self) -> str:
@@ -141,7 +145,7 @@ class QueuePutter:
             "Content-Type": "application/xml",
             "x-ms-version": API_VERSION,
             "x-ms-date": email.utils.formatdate(usegmt=True),
-            "x-ms-client-request-id": str(uuid.uuid4()),
+            "x-ms-client-request-id": f"{self._client_id}-{next(self._sequence)}",
         }
         if authorization.header:
             headers["Authorization"] = authorization.header
