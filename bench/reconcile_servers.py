@@ -32,24 +32,39 @@ from typing import Any
 
 
 def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
-    """N Running pods and their Succeeded groups, written to the stores directly."""
+    """N Running pods and their Succeeded groups, written to the stores directly.
+
+    The first pod is created and patched as the API would see it; the others are copies of it (own name, uid
+    and status) bulk-loaded into the store, and their groups are upserted into the emulator's state: 20,000
+    pods seed in seconds instead of 40,000 writes through the fake API's validation and watch history.
+    """
+    import copy
+    import uuid
+
     from shared.naming import container_group_name
     from shared.status import pod_status_from_container_group
     from shared.translate import translate_pod
     from shared.worker import with_spec_hash
     from tests.fakes.connector_fixtures import make_pod
+    from tests.fakes.kube_resources import resolve
 
     names = []
     now = arm.state.now()
+    template = kube_api.create(make_pod(name="p00000"))
+    created_status = template.pop("status", None) or {}
+    loaded = []
     for index in range(count):
-        pod = kube_api.create(make_pod(name=f"p{index:05d}"))
+        pod = copy.deepcopy(template)
+        pod["metadata"].update(name=f"p{index:05d}", uid=str(uuid.uuid4()), labels={"app": f"p{index:05d}"})
         name = container_group_name(pod)
         body = with_spec_hash(translate_pod(pod, settings=settings).body)
         record, _, _ = arm.state.upsert(arm.subscription_id, arm.resource_group, name, body)
         record.created = now - 60
         status = pod_status_from_container_group(arm.state.render(record, instance_view=True), pod)
-        kube_api.patch("pods", "default", pod["metadata"]["name"], {"status": status}, subresource="status")
+        pod["status"] = {**created_status, **status}  # what the worker's merge patch of the status leaves
+        loaded.append(pod)
         names.append(name)
+    kube_api.store.load(resolve("pods"), loaded)  # replaces the template pod p00000 too
     return names
 
 

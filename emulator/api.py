@@ -352,7 +352,7 @@ class ArmApp:
             self._action_headers(subscription, "ContainerGroupDeletion", headers, record=True)
             mode = self.state.delete_mode
             if mode == "202":
-                record.deleting_since = self.state.now()
+                self.state.mark_deleting(record)
                 op_id = self.state.new_operation("delete", record)
                 location = record.spec.get("location", self.state.location).replace(" ", "").lower()
                 headers.update(self._async_headers(subscription, location, op_id, location_header=True))

@@ -212,6 +212,8 @@ class ArmState:
         self.resource_group = resource_group
         self.resource_groups: dict[tuple[str, str], str] = {(subscription, resource_group.lower()): resource_group}
         self.groups = GroupTable()
+        self._deleting: set[GroupKey] = set()
+        """Groups whose delete LRO runs (`mark_deleting`): purging looks at these, not at every group per request."""
         self.operations: dict[str, dict[str, Any]] = {}
         self.timing = Timing()
         self.throttle = Throttle(ThrottleConfig())
@@ -244,11 +246,21 @@ class ArmState:
 
     # ---- lifecycle
 
+    def mark_deleting(self, record: GroupRecord) -> None:
+        """Start a group's delete LRO: it answers Deleting until `timing.deleting` has passed, then is gone."""
+        with self.lock:
+            record.deleting_since = self.now()
+            self._deleting.add((record.subscription, record.resource_group.lower(), record.name))
+
     def _purge(self, now: float) -> None:
-        """Finish deletes whose LRO has run its course."""
-        for key, record in list(self.groups.items()):
-            if record.deleting_since is not None and now >= record.deleting_since + record.timing.deleting:
+        """Finish deletes whose LRO has run its course (only groups being deleted are looked at)."""
+        for key in list(self._deleting):
+            record = self.groups.get(key)
+            if record is None or record.deleting_since is None:
+                self._deleting.discard(key)
+            elif now >= record.deleting_since + record.timing.deleting:
                 del self.groups[key]
+                self._deleting.discard(key)
 
     def live(self, subscription: str, resource_group: str | None = None) -> list[GroupRecord]:
         records, _ = self.page(subscription, resource_group, 0, None)

@@ -254,6 +254,7 @@ class KubeClient:
         except (HTTPError, OSError) as error:
             raise KubeUnavailable(f"Kubernetes API unreachable: {error}") from None
         raw = response.response
+        ended = False
         try:
             buffer = b""
             for chunk in raw.stream(65536, decode_content=True):
@@ -266,9 +267,12 @@ class KubeClient:
                             status = event.get("object") or {}
                             raise _error_from(int(status.get("code") or 500), json.dumps(status))
                         yield event
+            ended = True
         except (HTTPError, OSError) as error:
             raise KubeUnavailable(f"watch stream broke: {error}") from None
         finally:
+            if not ended:
+                raw.close()  # left mid-stream (the caller stopped reading, or an error): not reusable
             raw.release_conn()
 
 

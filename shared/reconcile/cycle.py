@@ -62,6 +62,7 @@ from shared.reconcile.pods import (
     had_group,
     is_settled,
 )
+from shared.reconcile.podview import PodView
 from shared.reconcile.report import CycleReport, ReconcileConfig
 from shared.reconcile.retry import GIVE_UP, RETRY, decide, failure_message
 from shared.reconcile.unserved import UnservedNodes
@@ -140,6 +141,8 @@ class Reconciler(PodWrites, NodeUpkeep):
         self.nodes: dict[str, dict[str, Any]] = {}
         self.quota: Any = None
         self.quota_read_at: float | None = None
+        self.pod_view = PodView(ctx.kube, watch_from=self.config.watch_pods_from) if ctx.kube is not None else None
+        """Each node's pods, kept between cycles: listed once, then a short watch per cycle (reconcile/podview.py)."""
         self.events = EventWriter(ctx.kube) if ctx.kube is not None else None
         self.unserved = UnservedNodes(ctx.kube) if ctx.kube is not None else None
         self._lock = threading.Lock()
@@ -200,12 +203,17 @@ class Reconciler(PodWrites, NodeUpkeep):
     # ------------------------------------------------------------------ listing
 
     def _list_pods(self, report: CycleReport) -> tuple[dict[str, list[dict[str, Any]]], bool]:
-        """Pods bound to each virtual node; `complete` is False when any list failed (then nothing is orphaned)."""
+        """Pods bound to each virtual node; `complete` is False when any node's view failed (then nothing is
+        orphaned). Nodes are refreshed at once: a watch waits about a second for its bookmark."""
+        assert self.pod_view is not None
+        nodes = list(self.ctx.settings.node_names.values())
         out: dict[str, list[dict[str, Any]]] = {}
         complete = True
-        for node in self.ctx.settings.node_names.values():
+        with ThreadPoolExecutor(max_workers=max(1, len(nodes)), thread_name_prefix="reconcile-pods") as pool:
+            futures = {node: pool.submit(self.pod_view.refresh, node) for node in nodes}
+        for node, future in futures.items():
             try:
-                out[node], _ = self.ctx.kube.list_pods(field_selector=f"spec.nodeName={node}")
+                out[node] = future.result()
             except (KubeApiError, RetryableError) as error:
                 complete = False
                 report.errors.append(f"list pods on {node}: {error}")

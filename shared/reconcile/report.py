@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.node import READY, Readiness
+from shared.reconcile.podview import WATCH_FROM
 from shared.reconcile.retry import RetryPolicy
 
 
@@ -25,6 +26,8 @@ class ReconcileConfig:
     """Override of the Lease freshness threshold (None: 25 s with the relay renewing, else 5 s)."""
     read_workers: int = 8
     """Budgeted GETs in flight at once: 50 reads at ARM's 100-300 ms take 0.6-1.9 s instead of 5-15 s."""
+    watch_pods_from: int = WATCH_FROM
+    """A node with at least this many pods is followed by a watch between cycles instead of relisted."""
 
 
 @dataclass

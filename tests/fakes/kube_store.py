@@ -327,6 +327,18 @@ class KubeStore:
             for watchers in self._watchers.values():
                 watchers.clear()
 
+    def load(self, rt: ResourceType, objects: list[dict[str, Any]]) -> None:
+        """Bulk-load finished objects, as an apiserver finds them in etcd when it starts (benchmarks seed 20,000
+        pods this way, not by 40,000 writes): each keeps its metadata and gets its own resourceVersion, no watch
+        event is sent, and the history is compacted up to here (a watch from an older version gets 410)."""
+        with self._lock:
+            for obj in objects:
+                meta = obj["metadata"]
+                _set_rv(obj, self._next_rv())
+                self._objects[rt.plural][object_key(rt, meta.get("namespace"), meta["name"])] = obj
+            self._history[rt.plural].clear()
+            self._compacted[rt.plural] = self._rv
+
     # ----- writes ------------------------------------------------------------------------------------------------
     def create(
         self, rt: ResourceType, namespace: str | None, body: Any, field_validation: str | None = None
