@@ -127,6 +127,15 @@ def polling_cycle(ctx: Context, threads: int = 16) -> None:
         list(pool.map(one, pods))
 
 
+def rss_now() -> float:
+    """This process's resident size now (MiB), from /proc; ru_maxrss is the peak over its whole life."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def peak_memory(run: Any) -> float:
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -186,10 +195,13 @@ def bench_size(count: int, latency: float, baseline: bool) -> list[dict[str, Any
         ctx = Context(settings=settings, aci=adapter_for(arm.url, arm.ca), queue=None, kube=kube)
         schedule = Schedule()
         rec = Reconciler(ctx, config=ReconcileConfig(), clock=schedule)
+        servers.ask(f"latency {latency}")
+        cold = measure("reconciler, first cycle (cold)", servers, rec.run_cycle)
         warm_up(rec, servers, schedule, count)
         servers.ask(f"latency {latency}")
-        rows = [steady_minute("reconciler, a steady minute", rec, servers, schedule)]
+        rows = [steady_minute("reconciler, a steady minute", rec, servers, schedule), cold]
         rows[0]["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows[0]["rss_now"] = rss_now()
         changed = servers.ask("churn 0.05 1")["changed"]
         report_holder: dict[str, Any] = {}
 
@@ -357,7 +369,7 @@ def main() -> None:
         for row in rows:
             mib = f"{row['mib']:.1f}" if "mib" in row else ""
             extra = f"  (deferred {row['deferred']})" if "deferred" in row else ""
-            extra += f"  (peak RSS {row['rss']:.0f} MiB)" if "rss" in row else ""
+            extra += f"  (peak RSS {row['rss']:.0f} MiB, now {row['rss_now']:.0f} MiB)" if "rss" in row else ""
             print(
                 f"{count:>6} {row['label']:<30} {row['arm_gets']:>8} {row['arm_pages']:>9} {row['kube']:>6} "
                 f"{row['patches']:>6} {row['s']:>7.2f} {mib:>6}{extra}",

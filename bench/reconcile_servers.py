@@ -43,6 +43,7 @@ def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
 
     from shared.naming import container_group_name
     from shared.status import pod_status_from_container_group
+    from shared.tags import with_cluster
     from shared.translate import translate_pod
     from shared.worker import with_spec_hash
     from tests.fakes.connector_fixtures import make_pod
@@ -50,6 +51,7 @@ def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
 
     names = []
     now = arm.state.now()
+    cluster = kube_api.get("namespaces", None, "kube-system")["metadata"]["uid"]  # the worker's cluster tag
     template = kube_api.create(make_pod(name="p00000"))
     created_status = template.pop("status", None) or {}
     loaded = []
@@ -57,7 +59,7 @@ def seed(kube_api: Any, arm: Any, settings: Any, count: int) -> list[str]:
         pod = copy.deepcopy(template)
         pod["metadata"].update(name=f"p{index:05d}", uid=str(uuid.uuid4()), labels={"app": f"p{index:05d}"})
         name = container_group_name(pod)
-        body = with_spec_hash(translate_pod(pod, settings=settings).body)
+        body = with_cluster(with_spec_hash(translate_pod(pod, settings=settings).body), cluster)
         record, _, _ = arm.state.upsert(arm.subscription_id, arm.resource_group, name, body)
         record.created = now - 60
         status = pod_status_from_container_group(arm.state.render(record, instance_view=True), pod)

@@ -175,7 +175,8 @@ def ownership(group: Mapping[str, Any], cluster_id: str, live_uids: Iterable[str
     if owner is not None:
         return OURS if owner == cluster_id else FOREIGN
     uid = group_tags(group).get(TAG_UID)
-    return ADOPTED if uid and uid in set(live_uids) else UNCLAIMED
+    live = live_uids if isinstance(live_uids, set | frozenset) else set(live_uids)  # a cycle asks for every group
+    return ADOPTED if uid and uid in live else UNCLAIMED
 
 
 def with_cluster(body: dict[str, Any], cluster_id: str) -> dict[str, Any]:

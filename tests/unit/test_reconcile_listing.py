@@ -123,3 +123,24 @@ def test_a_failed_continuation_restarts_the_list_and_a_429_keeps_the_place():
     budget.begin_cycle()
     view.cycle()
     assert pages.calls == calls + 2 and view._next == "4"  # started over from the first page
+
+
+def test_a_get_answer_is_kept_as_a_list_shows_it_without_instance_views():
+    clock = Clock()
+    budget = ReadBudget(300, 10.0, clock=clock)
+    view = lister(Pages(["a"]), budget, clock)
+    budget.begin_cycle()
+    view.cycle()
+    answer = group("a")
+    answer["properties"] = {
+        "provisioningState": "Succeeded",
+        "instanceView": {"state": "Running", "events": [{"name": "Started"}]},
+        "containers": [{"name": "c", "properties": {"image": "nginx", "instanceView": {"restartCount": 3}}}],
+    }
+    view.saw("a", answer)
+    kept = (view.view or {})["a"]
+    assert kept["properties"] == {
+        "provisioningState": "Succeeded",
+        "containers": [{"name": "c", "properties": {"image": "nginx"}}],
+    }
+    assert answer["properties"]["instanceView"]["state"] == "Running"  # the caller's answer is left as it was
