@@ -1,7 +1,8 @@
 """The reconciler: one timer cycle makes Kubernetes and ACI agree and keeps the virtual nodes honest.
 
-Level-triggered and idempotent. Each cycle lists what exists (pods per virtual
-node, then this connector's groups) and acts on the difference:
+Level-triggered and idempotent. Each cycle takes what exists (pods per virtual node,
+kept between cycles by a watch: shared.reconcile.podview; then this connector's groups)
+and acts on the difference:
 
 - pod without group -> an `upsert` message on pod-events (the queue worker creates it,
   with its throttling, retries and poison handling), unless the pod's intake marks say a
