@@ -184,10 +184,13 @@ class Reconciler(PodWrites, NodeUpkeep):
         pods = [pod for node_pods in pods_by_node.values() for pod in node_pods]
         report.pods = len(pods)
         self.budget.begin_cycle()
-        groups, fresh = self._list_groups(report)
+        asked = self.feed is not None and self.lister.view is not None
+        if self.feed is not None and asked:  # asked first: the groups it names are read before more list pages
+            hot = hot | self.feed.hot(report.errors)
+        groups, fresh = self._list_groups(report, reserve=len(hot) if self.lister.view is not None else 0)
         if groups is not None:
             report.groups = len(groups)
-            if self.feed is not None:
+            if self.feed is not None and not asked:
                 hot = hot | self.feed.hot(report.errors)
             # What is *absent* from the view (orphans) is judged only when a whole list just completed.
             readable = self._reconcile(pods, groups, complete and fresh, hot, report)
@@ -220,10 +223,10 @@ class Reconciler(PodWrites, NodeUpkeep):
                 report.errors.append(f"list pods on {node}: {error}")
         return out, complete
 
-    def _list_groups(self, report: CycleReport) -> tuple[list[dict[str, Any]] | None, bool]:
+    def _list_groups(self, report: CycleReport, reserve: int = 0) -> tuple[list[dict[str, Any]] | None, bool]:
         """This connector's groups as this cycle knows them (see shared.reconcile.listing), and whether that
         view completed this cycle; None when ARM could not be listed (health notes why) or never was yet."""
-        outcome = self.lister.cycle(self._list_deadline)
+        outcome = self.lister.cycle(self._list_deadline, reserve)
         report.arm_list_pages = outcome.pages
         if outcome.error is not None:
             if outcome.throttled:

@@ -63,9 +63,14 @@ class GroupLister:
     _in_progress: bool = False
     full_lists: int = 0
 
-    def cycle(self, deadline: float | None = None) -> ListOutcome:
-        """Fetch this cycle's share of pages (none started after `deadline`, if given); return the view to use."""
-        page_cap = max(1, int(self.reads_this_cycle() * self.budget_share))
+    def cycle(self, deadline: float | None = None, reserve: int = 0) -> ListOutcome:
+        """Fetch this cycle's share of pages (none started after `deadline`, if given); return the view to use.
+
+        `reserve` reads of this cycle are kept for GETs that must happen (groups the change feed or Event Grid
+        named): pages get what is left of their share, but at least one, so a list always moves on.
+        """
+        left = self.reads_this_cycle()
+        page_cap = max(1, min(int(left * self.budget_share), left - reserve))
         own = self.clock() + self.interval * self.time_share
         deadline = own if deadline is None else min(own, deadline)
         pages = 0

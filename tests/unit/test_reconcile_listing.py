@@ -144,3 +144,18 @@ def test_a_get_answer_is_kept_as_a_list_shows_it_without_instance_views():
         "containers": [{"name": "c", "properties": {"image": "nginx"}}],
     }
     assert answer["properties"]["instanceView"]["state"] == "Running"  # the caller's answer is left as it was
+
+
+def test_reads_kept_for_named_groups_leave_the_list_at_least_a_page():
+    clock = Clock()
+    budget = ReadBudget(60, 10.0, clock=clock)  # 10 reads per cycle: 5 pages at most
+    pages = Pages([f"g{i:03d}" for i in range(25)])  # 13 pages
+    view = lister(pages, budget, clock)
+    budget.begin_cycle()
+    assert view.cycle(reserve=7).pages == 3  # 10 reads, 7 kept for the feed's groups
+    clock.now += 10
+    budget.begin_cycle()
+    assert view.cycle(reserve=40).pages == 1  # a storm of changes: the list still moves on
+    clock.now += 10
+    budget.begin_cycle()
+    assert view.cycle(reserve=0).pages == 5  # nothing named: half the cycle's reads
