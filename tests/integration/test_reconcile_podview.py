@@ -1,21 +1,26 @@
 """The reconciler's pod view (shared/reconcile/podview.py): listed once, then followed by a short watch per cycle.
 
 The tests run against the fake API and the real kube-apiserver: what the view relies on (a watch from a
-list's resourceVersion replays every later change; a bookmark, sent 2 s before a 3 s watch's timeout, follows
-the events before it) is the real server's contract. Only the 410 is forced, on the fake.
+list's resourceVersion replays every later change, and ends at its timeout) is the real server's contract.
+The 410 is forced on the fake, and met for real on a kube-apiserver that serves pod watches from etcd and
+compacts it every second (a version older than the compaction is then too old).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from shared.config import POD_EVENTS_QUEUE
+from shared.config import POD_EVENTS_QUEUE, load_settings
+from shared.kube import Expired, KubeClient, build_api_client
 from shared.reconcile import ReconcileConfig, Reconciler
 from shared.reconcile.podview import PodView
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, make_pod, settings_for
+from tests.fakes.kube_real import RealKube, RealKubeUnavailable
 
 OTHER_NODE = "some-real-node"
 
@@ -71,11 +76,11 @@ def test_listed_once_then_adds_changes_and_deletes_between_cycles_are_seen(kube_
     assert view.nodes[NODE].watched >= 6
 
 
-def test_a_quiet_cycle_keeps_the_view_and_its_version_moves_with_bookmarks(kube_api, kube):
+def test_a_quiet_cycle_keeps_the_view_without_relisting(kube_api, kube):
     kube_api.create(make_pod("a"))
     view = PodView(kube, watch_from=0)
     view.refresh(NODE)
-    assert names(view.refresh(NODE)) == {"a"}  # nothing changed: the watch ends at the server's bookmark
+    assert names(view.refresh(NODE)) == {"a"}  # nothing changed: the watch ends at its timeout (or a bookmark)
     kube_api.create(make_pod("x", node=OTHER_NODE))  # the cluster moves on, our node does not
     assert names(view.refresh(NODE)) == {"a"}
     assert view.nodes[NODE].listed == 1 and view.nodes[NODE].watched == 0
@@ -99,6 +104,53 @@ def test_410_expired_relists_and_loses_nothing(kube_api, kube):
         "after",
     }  # back to watching from the relist's version
     assert view.nodes[NODE].listed == 2
+
+
+@pytest.fixture(scope="module")
+def compacting_kube() -> Iterator[RealKube]:
+    """A real kube-apiserver whose pod watches read etcd directly, compacted every second: a real 410 on demand."""
+    real = RealKube(extra_args=["--watch-cache-sizes=pods#0", "--etcd-compaction-interval=1s"], audit_log=False)
+    try:
+        real.start()
+    except RealKubeUnavailable as error:
+        real.stop(force=True)
+        pytest.skip(f"real kube-apiserver unavailable: {error}")
+    try:
+        yield real
+    finally:
+        real.stop(force=True)
+
+
+def watch_expired(kube: KubeClient, version: str) -> bool:
+    try:
+        for _ in kube.watch("/api/v1/pods", query={"resourceVersion": version}, timeout_seconds=1):
+            pass
+    except Expired:
+        return True
+    return False
+
+
+@pytest.mark.real_kube
+def test_a_real_410_after_etcd_compaction_relists_and_loses_nothing(compacting_kube):
+    real = compacting_kube
+    settings = load_settings(
+        {"KUBE_API_URL": real.url, "KUBE_BEARER_TOKEN": real.admin_token, "KUBE_CA_CERT": real.ca_pem}
+    )
+    kube = KubeClient(build_api_client(settings))
+    real.create(make_pod("a"))
+    view = PodView(kube, watch_from=0)
+    view.refresh(NODE)
+    listed_at = view.nodes[NODE].version or ""
+    real.create(make_pod("late"))
+    real.delete("pods", "default", "a", grace_period_seconds=0)
+    deadline = time.monotonic() + 90
+    while not watch_expired(kube, listed_at):  # the apiserver compacts etcd a second or two later
+        assert time.monotonic() < deadline, "etcd was not compacted past the list's version"
+        real.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "tick-"}})
+
+    assert names(view.refresh(NODE)) == {"late"}
+    assert view.nodes[NODE].relists_after_expiry == 1 and view.nodes[NODE].listed == 2
+    kube.api_client.close()
 
 
 def test_small_nodes_are_relisted_each_cycle(kube_api, kube):
