@@ -26,9 +26,16 @@ import yaml
 from aiohttp import web
 
 from tests.fakes import kube_resources, kube_tables
-from tests.fakes.kube_errors import KubeError, bad_request, method_not_allowed, path_not_found, too_old
+from tests.fakes.kube_errors import KubeError, bad_request, method_not_allowed, path_not_found, too_large, too_old
 from tests.fakes.kube_patch import APPLY_PATCH, SUPPORTED
-from tests.fakes.kube_query import check_dry_run, delete_options, list_options, parse_bool, parse_resource_version
+from tests.fakes.kube_query import (
+    check_dry_run,
+    delete_options,
+    list_options,
+    parse_bool,
+    parse_resource_version,
+    pretty,
+)
 from tests.fakes.kube_resources import ResourceType, resolve
 from tests.fakes.kube_reviews import ACCESS_REVIEWS, TOKEN_REVIEWS, Reviews
 from tests.fakes.kube_selectors import parse_field_selector, parse_label_selector
@@ -370,9 +377,13 @@ class KubeApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
         except KubeError as exc:
-            return _error(exc)
+            response = _error(exc)
+        json_body = isinstance(response, web.Response) and response.content_type == JSON_TYPE and response.body
+        if json_body and pretty(request.query.get("pretty"), request.headers.get("User-Agent", "")):
+            response.body = json.dumps(json.loads(response.body), indent=2).encode() + b"\n"  # type: ignore[union-attr]
+        return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -448,7 +459,7 @@ class KubeApiServer:
                 options = delete_options(query, await _body(request, required=False), dry_values)
                 dry = bool(options["dryRun"])
             else:
-                options, dry = {}, check_dry_run(request.method, dry_values)
+                options, dry = {}, check_dry_run(request.method, dry_values, query)
             if dry:
                 return await self._dry_run(request, target, verb, query, options)
             return await self._write(request, target, verb, query, options)
@@ -483,7 +494,9 @@ class KubeApiServer:
         if verb == "WATCH":
             return await self._watch(request, target, query)
         if verb == "GET" and target.name is not None and target.subresource not in ("binding", "token"):
-            parse_resource_version(query.get("resourceVersion"))  # a malformed one is refused, a valid one ignored
+            wanted = parse_resource_version(query.get("resourceVersion"))
+            if wanted > self.store.resource_version:  # the watch cache would wait for it, then give up
+                raise too_large(wanted, self.store.resource_version)
             return _json(self.store.get(target.rt, target.namespace, target.name))
         raise method_not_allowed()
 
@@ -562,11 +575,12 @@ class KubeApiServer:
         if forced is not None:
             since = query.get("resourceVersion") or ""
             raise too_old(int(since) if since.isdigit() else 1, self.store.resource_version)
+        # resourceVersion=0 is served from the watch cache, which ignores limit and sends everything
         listed = self.store.list(
             rt,
             target.namespace,
             pred,
-            limit=options.limit,
+            limit=0 if options.resource_version == "0" and not options.continue_token else options.limit,
             continue_token=options.continue_token,
             resource_version=options.resource_version,
             resource_version_match=options.match,

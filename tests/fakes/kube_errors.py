@@ -105,6 +105,15 @@ def too_old(rv: int, oldest: int) -> KubeError:
     return expired(f"too old resource version: {rv} ({oldest})")
 
 
+def too_large(rv: int, current: int) -> KubeError:
+    """The watch cache's answer to a resourceVersion it has not reached (after waiting 3 s for it)."""
+    details: dict[str, Any] = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
+    return KubeError(504, f"Timeout: Too large resource version: {rv}, current: {current}", "Timeout", details)
+
+
 def method_not_allowed() -> KubeError:
     return KubeError(405, "the server does not allow this method on the requested resource", "MethodNotAllowed")
 

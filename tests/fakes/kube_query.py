@@ -158,13 +158,27 @@ def _watch_causes(options: ListOptions, query: Mapping[str, str]) -> list[Cause]
     return causes
 
 
-def check_dry_run(method: str, values: list[str]) -> bool:
-    """Validate every `dryRun` value of a write (only "All" exists); True when the write is a dry run."""
+def check_dry_run(method: str, values: list[str], query: Mapping[str, str] | None = None) -> bool:
+    """Validate a write's options (ValidateCreate/Update/PatchOptions: `fieldManager` then every `dryRun` value,
+    only "All" exists); True when the write is a dry run."""
+    causes: list[Cause] = []
+    manager = (query or {}).get("fieldManager", "")
+    if len(manager.encode()) > 128:
+        causes.append(Cause("fieldManager", "Too long", "must have at most 128 bytes"))
     if any(value != "All" for value in values):
         shown = GoValue("[]string{" + ", ".join(go_quote(v) for v in values) + "}")
-        cause = Cause("dryRun", "Unsupported value", 'supported values: "All"', shown)
-        raise options_invalid(_OPTIONS_KIND.get(method, "CreateOptions"), [cause])
+        causes.append(Cause("dryRun", "Unsupported value", 'supported values: "All"', shown))
+    if causes:
+        raise options_invalid(_OPTIONS_KIND.get(method, "CreateOptions"), causes)
     return bool(values)
+
+
+def pretty(raw: str | None, user_agent: str) -> bool:
+    """Whether the apiserver indents its JSON: `pretty` as strconv.ParseBool reads it, else for curl, wget and
+    browsers (a `pretty` it cannot parse means no)."""
+    if raw:
+        return raw in ("1", "t", "T", "true", "TRUE", "True")
+    return user_agent.startswith(("curl", "Wget", "Mozilla/5.0"))
 
 
 def delete_options(query: Mapping[str, str], body: Any, dry_run: list[str]) -> dict[str, Any]:

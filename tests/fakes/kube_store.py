@@ -29,6 +29,7 @@ from tests.fakes.kube_errors import (
     invalid,
     not_found,
     stale,
+    too_large,
     too_old,
 )
 from tests.fakes.kube_query import decode_continue, encode_continue, parse_resource_version
@@ -232,7 +233,10 @@ class KubeStore:
         resource_version_match: str | None = None,
     ) -> dict[str, Any]:
         with self._lock:
-            objects, list_rv, start = self._list_source(rt, continue_token, resource_version, resource_version_match)
+            exact = resource_version_match == "Exact" or bool(
+                limit and limit > 0 and resource_version not in (None, "", "0")
+            )
+            objects, list_rv, start = self._list_source(rt, continue_token, resource_version, exact=exact)
             keys = sorted(k for k in objects if not start or k > start)
             chosen = [
                 objects[k]
@@ -255,8 +259,11 @@ class KubeStore:
             }
 
     def _list_source(
-        self, rt: ResourceType, token: str | None, rv: str | None, match: str | None
+        self, rt: ResourceType, token: str | None, rv: str | None, *, exact: bool
     ) -> tuple[dict[str, dict[str, Any]], int, str]:
+        """What a list reads: a continue token's snapshot; the exact revision asked for (resourceVersionMatch=Exact,
+        or any resourceVersion but 0 with a limit, which etcd serves at that revision, as the real server does);
+        else the current state, once it is at least the resourceVersion asked for."""
         compacted = self._compacted[rt.plural]
         if token:
             snap_rv, start = decode_continue(token)
@@ -265,15 +272,15 @@ class KubeStore:
             if snap_rv < compacted:
                 raise expired(CONTINUE_EXPIRED)
             return self._snapshot(rt, snap_rv), snap_rv, start.rstrip("\x00")
-        if rv and match == "Exact":
+        if rv and exact:
             wanted = parse_resource_version(rv)
             if wanted < compacted:
                 raise too_old(wanted, compacted)
-            if wanted > self._rv:
-                raise KubeError(504, f"Too large resource version: {wanted}, current: {self._rv}", "Timeout")
+            if wanted > self._rv:  # etcd's own error, passed through unwrapped
+                raise KubeError(500, "etcdserver: mvcc: required revision is a future revision", reason="")
             return self._snapshot(rt, wanted), wanted, ""
         if rv and rv != "0" and parse_resource_version(rv) > self._rv:
-            raise KubeError(504, f"Too large resource version: {rv}, current: {self._rv}", "Timeout")
+            raise too_large(parse_resource_version(rv), self._rv)
         return self._objects[rt.plural], self._rv, ""
 
     # ----- watch -------------------------------------------------------------------------------------------------

@@ -441,3 +441,64 @@ def test_dry_run_writes_answer_in_full_and_change_nothing(pods: Any) -> None:
     assert after["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
     assert after["metadata"]["labels"] == {"app": "a"} and after["status"]["phase"] == "Pending"
     assert names(pods, "") == ["a", "b", "c"]
+
+
+def test_a_resource_version_the_server_has_not_reached_times_out(pods: Any) -> None:
+    """The watch cache waits (3 s on the real one) for a newer resourceVersion, then answers 504 (the fake at once)."""
+    future = str(pods.resource_version + 10_000_000)
+    status, body = answer(pods, "GET", f"{PODS}/a?resourceVersion={future}")
+    assert (status, body["reason"]) == (504, "Timeout")
+    assert body["message"].startswith(f"Timeout: Too large resource version: {future}, current: ")
+    assert body["details"] == {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
+    status, listed = answer(pods, "GET", f"{PODS}?resourceVersion={future}")
+    assert (status, listed["details"]) == (504, body["details"])
+    assert refused(pods, "GET", f"{PODS}?resourceVersion={future}&resourceVersionMatch=Exact") == (
+        500,
+        None,
+        "etcdserver: mvcc: required revision is a future revision",
+    )
+
+
+def test_limit_is_ignored_at_version_0_and_pins_any_other_version(pods: Any) -> None:
+    """resourceVersion=0 is the watch cache, which does not page; another version with a limit is read from etcd
+    at exactly that revision (not "at least"), as reflectors rely on."""
+    status, everything = answer(pods, "GET", f"{PODS}?resourceVersion=0&limit=1")
+    assert status == 200 and sorted(p["metadata"]["name"] for p in everything["items"]) == ["a", "b", "c"]
+    assert "continue" not in everything["metadata"]
+    at_a = pods.get("pods", "default", "a")["metadata"]["resourceVersion"]
+    status, then = answer(pods, "GET", f"{PODS}?resourceVersion={at_a}&limit=2")
+    assert status == 200 and [p["metadata"]["name"] for p in then["items"]] == ["a"]
+    assert then["metadata"]["resourceVersion"] == at_a and "continue" not in then["metadata"]
+    assert names(pods, f"resourceVersion={at_a}") == ["a", "b", "c"]  # without a limit: at least that version
+
+
+def test_field_manager_is_at_most_128_bytes(pods: Any) -> None:
+    body = pods.get("pods", "default", "a")
+    assert answer(pods, "PUT", f"{PODS}/a?fieldManager={'m' * 128}", body)[0] == 200
+    assert refused(pods, "PUT", f"{PODS}/a?fieldManager={'m' * 129}", body) == _invalid_options(
+        "UpdateOptions", "fieldManager", "Too long", "must have at most 128 bytes"
+    )
+
+
+@pytest.mark.parametrize(("value", "indented"), [("true", True), ("1", True), ("yes", False), ("0", False)])
+def test_pretty_indents_when_strconv_says_true(pods: Any, value: str, indented: bool) -> None:
+    request = urllib.request.Request(pods.url + f"{PODS}/a?pretty={value}")
+    with urlopen(pods, request) as response:
+        raw = response.read()
+    assert json.loads(raw)["metadata"]["name"] == "a"
+    assert raw.startswith(b'{\n  "kind": "Pod"') is indented
+
+
+def test_negative_grace_period_on_a_bound_pod(pods: Any) -> None:
+    """Current Kubernetes makes a negative grace period 1 s (the fake does); 1.20 deleted the pod at once."""
+    pods.bind("default", "a", "node-1")
+    status, deleted = answer(pods, "DELETE", f"{PODS}/a?gracePeriodSeconds=-5")
+    assert status == 200
+    if isinstance(pods, RealKube):
+        assert deleted["metadata"]["deletionGracePeriodSeconds"] == -5 and pods.get("pods", "default", "a") is None
+    else:
+        assert deleted["metadata"]["deletionGracePeriodSeconds"] == 1
+        assert pods.get("pods", "default", "a")["metadata"]["deletionTimestamp"]

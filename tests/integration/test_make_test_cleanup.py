@@ -25,14 +25,15 @@ def _alive(pid: int) -> bool:
 def _started(tmp_path: Path, timeout: float = 300) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "ACI_INTERRUPT_TARGET": "1", "ACI_TEST_PYTEST_ONLY": "1", "TMPDIR": str(tmp_path)}
     env.pop("ACI_TEST_RUN_DIR", None)
-    process = subprocess.Popen(
-        ["bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", "tests/integration/test_interrupt_target.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (tmp_path / "inner.log").open("wb") as log:  # read back only to explain a failure
+        process = subprocess.Popen(
+            ["bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", "tests/integration/test_interrupt_target.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid_files = list(tmp_path.glob("tmp*/*.pid"))
@@ -41,6 +42,19 @@ def _started(tmp_path: Path, timeout: float = 300) -> tuple[subprocess.Popen[byt
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     raise AssertionError("the inner test run never started Azurite")
+
+
+def _wait_exit(process: subprocess.Popen[bytes], tmp_path: Path, timeout: float = 60) -> None:
+    """Wait for the interrupted run to end; if it does not, say what its processes were doing, then kill them."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        command = ["ps", "-s", str(process.pid), "-o", "pid,stat,etime,wchan:24,args"]
+        ps = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        output = (tmp_path / "inner.log").read_text(errors="replace")[-4000:]
+        raise AssertionError(f"the interrupted run did not end within {timeout} s\n{ps}\n{output}") from None
 
 
 @pytest.mark.timeout(480)
@@ -57,7 +71,7 @@ def test_interrupted_run_leaves_no_azurite_behind(tmp_path, signal_to, sig):
         assert pytest_pids
         for pid in pytest_pids:
             os.kill(int(pid), sig)
-    process.wait(timeout=60)
+    _wait_exit(process, tmp_path)
     deadline = time.monotonic() + 20
     while _alive(azurite_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
