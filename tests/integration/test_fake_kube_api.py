@@ -835,10 +835,12 @@ def test_watch_too_old_resource_version_sends_error_event() -> None:
 
 
 def test_watch_with_table_accept_wraps_objects(kube_api: KubeApiServer) -> None:
+    start = kube_api.resource_version  # from a version, the events come in order (the initial ones do not)
     make_pod(kube_api, "a")
     make_pod(kube_api, "z")
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-    events = stream_until(kube_api, f"{PODS}?watch=true&timeoutSeconds=60", "z", headers={"Accept": accept})
+    path = f"{PODS}?watch=true&timeoutSeconds=60&resourceVersion={start}"
+    events = stream_until(kube_api, path, "z", headers={"Accept": accept})
     assert events[0]["type"] == "ADDED" and events[0]["object"]["kind"] == "Table"
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+INNER = "tests/integration/test_interrupt_target.py"
 
 
 def _alive(pid: int) -> bool:
@@ -21,13 +23,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# Ctrl-C works on a command typed in a terminal: SIGINT has its default action. A run started in the background
+# by a script (`nohup ... &`, as the soak loop is) inherits SIGINT *ignored*, and an ignored signal stays ignored
+# across exec (bash may not even trap it), so the inner run starts through this, which gives it what a terminal does.
+AS_FROM_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
+
 # The inner run skips the checks before pytest (ACI_TEST_PYTEST_ONLY): this test is about the script's cleanup.
 def _started(tmp_path: Path, timeout: float = 300) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "ACI_INTERRUPT_TARGET": "1", "ACI_TEST_PYTEST_ONLY": "1", "TMPDIR": str(tmp_path)}
     env.pop("ACI_TEST_RUN_DIR", None)
     with (tmp_path / "inner.log").open("wb") as log:  # read back only to explain a failure
         process = subprocess.Popen(
-            ["bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", "tests/integration/test_interrupt_target.py"],
+            [*AS_FROM_A_TERMINAL, "bash", "scripts/test.sh", "-p", "no:cacheprovider", "-s", INNER],
             cwd=ROOT,
             env=env,
             stdout=log,
