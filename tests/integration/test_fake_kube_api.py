@@ -897,11 +897,13 @@ def test_stop_ends_open_watch_streams(kube_api: KubeApiServer) -> None:
 
     thread = threading.Thread(target=watch)
     thread.start()
-    time.sleep(0.3)
-    started = time.monotonic()
+    deadline = time.monotonic() + 30  # bounds a hang only: the watch is open once the server holds its queue
+    while not kube_api._watch_queues and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert kube_api._watch_queues, "the watch never opened"
     kube_api.stop()
-    thread.join(60)
-    assert not thread.is_alive() and time.monotonic() - started < 60  # ended by the stop, not its 600 s timeout
+    thread.join(60)  # ended by the stop, not by its 600 s timeout
+    assert not thread.is_alive()
     assert result
 
 
