@@ -95,6 +95,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                 "spec.hostNetwork",
                 "status.phase",
                 "status.podIP",
+                "status.podIPs",  # converted (for the downward API) but not selectable: it always compares as ""
                 "status.nominatedNodeName",
             }
         ),

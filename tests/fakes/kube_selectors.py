@@ -15,6 +15,7 @@ from tests.fakes import kube_validate
 from tests.fakes.kube_errors import bad_request, go_quote
 from tests.fakes.kube_resources import ResourceType
 
+META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
 _SPECIAL = "=!(),><"
 _BLANK = " \t\r\n"
 _TOKENS = {")", ",", "!", "==", "=", ">", "in", "<", "!=", "notin", "("}
@@ -293,6 +294,8 @@ def _field_value(obj: dict[str, Any], label: str) -> str:
         return str(source)
     if label == "spec.hostNetwork":
         return "true" if (obj.get("spec") or {}).get("hostNetwork") else "false"
+    if label == "status.podIPs":
+        return ""
     if label == "spec.unschedulable":
         return "true" if (obj.get("spec") or {}).get("unschedulable") else "false"
     node: Any = obj
@@ -307,8 +310,12 @@ def parse_field_selector(text: str | None, rt: ResourceType) -> Callable[[dict[s
         return lambda _obj: True
     terms = parse_field_terms(text)
     for label, _op, _value in terms:
-        if label not in rt.field_labels:
-            raise bad_request(f"field label not supported: {label}")
+        if label in rt.field_labels:
+            continue
+        if rt.field_labels <= META_FIELDS:  # kinds with no conversion of their own: runtime's default one
+            only = '"metadata.name", "metadata.namespace"'
+            raise bad_request(f"{go_quote(label)} is not a known field selector: only {only}")
+        raise bad_request(f"field label not supported: {label}")
 
     def predicate(obj: dict[str, Any]) -> bool:
         for label, op, value in terms:

@@ -502,3 +502,38 @@ def test_negative_grace_period_on_a_bound_pod(pods: Any) -> None:
     else:
         assert deleted["metadata"]["deletionGracePeriodSeconds"] == 1
         assert pods.get("pods", "default", "a")["metadata"]["deletionTimestamp"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (
+            "/api/v1/namespaces/default/configmaps?fieldSelector=data.x%3Dy",
+            '"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"',
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases?fieldSelector=spec.holderIdentity%3Dx",
+            '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"',
+        ),
+        ("/api/v1/namespaces/default/secrets?fieldSelector=data%3Dx", "field label not supported: data"),
+        ("/api/v1/nodes?fieldSelector=spec.providerID%3Dx", "field label not supported: spec.providerID"),
+    ],
+)
+def test_field_labels_a_kind_does_not_have(kube_api: Any, path: str, message: str) -> None:
+    """Kinds without field label conversions of their own (ConfigMap, Lease, ServiceAccount, volumes) answer with
+    runtime's default conversion; Pod, Node, Event, Secret and Namespace with their own."""
+    assert refused(kube_api, "GET", path) == (400, "BadRequest", message)
+
+
+def test_pod_field_labels(pods: Any) -> None:
+    pods.bind("default", "a", "node-1")
+    assert names(pods, "fieldSelector=spec.nodeName%3Dnode-1") == ["a"]
+    assert names(pods, "fieldSelector=status.podIPs%3D") == ["a", "b", "c"]  # accepted, never set as a field
+    assert names(pods, "fieldSelector=status.podIPs%3D10.0.0.1") == []
+    # spec.hostNetwork became selectable after 1.20; the fake keeps current Kubernetes
+    if isinstance(pods, RealKube):
+        assert refused(pods, "GET", f"{PODS}?fieldSelector=spec.hostNetwork%3Dfalse")[2] == (
+            "field label not supported: spec.hostNetwork"
+        )
+    else:
+        assert names(pods, "fieldSelector=spec.hostNetwork%3Dfalse") == ["a", "b", "c"]
