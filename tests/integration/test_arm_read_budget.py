@@ -104,3 +104,40 @@ def test_arms_remaining_reads_stop_the_sweep_in_every_instance(kube_api, kube, a
     report = rec.run_cycle()
     assert (report.arm_list_pages, report.arm_reads) == (0, 0)
     assert (arm.counts["get"], arm.counts["list"]) == (gets, pages)
+
+
+def test_sweep_worker_and_capacity_together_stay_inside_one_minutes_budget(kube_api, kube, arm, arm_credential):
+    """All of a minute's reads at ARM, whoever sent them, are at most ARM_READS_PER_MINUTE; the worker's come first."""
+    from shared.worker import Context
+
+    class Frozen:
+        now = 5000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Frozen()  # one minute that never ends: every read below falls into the same window
+    reads = ArmReadBudget(30, clock=clock, sleep=lambda s: None)
+    aci = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential, read_timeout=2.0, read_budget=reads)
+    settings = settings_for(kube_api.url, arm, ARM_READS_PER_MINUTE="30", NODE_CAPACITY_FROM_QUOTA="true")
+    queue = RecordingQueue()
+    ctx = Context(settings=settings, aci=aci, queue=queue, kube=kube)
+    pods = [kube_api.create(make_pod(name=f"p{i}")) for i in range(12)]
+    capacity = CapacityService(settings, aci=lambda: aci, kube=lambda: kube, monotonic=clock)
+    rec = Reconciler(ctx, clock=clock)
+    before = sum(arm.counts[op] for op in ("get", "list", "usages"))
+    outcomes = []
+    try:
+        for pod in pods[:8]:  # the worker first: its reserve (6) and then what nobody holds
+            outcomes.append(process_message(_upsert(pod), context=ctx).action)
+        for _ in range(10):  # the sweep takes what is left of the minute, three reads a cycle
+            rec.run_cycle()
+            capacity.report()
+        outcomes += [process_message(_upsert(pod), context=ctx).action for pod in pods[8:]]
+    finally:
+        aci.close()
+    sent = sum(arm.counts[op] for op in ("get", "list", "usages")) - before
+    assert sent == reads.reads_in_window() <= 30
+    assert outcomes[:8] == ["created"] * 8  # no worker read waited behind the sweep
+    assert "requeued" in outcomes[8:]  # once the minute is spent, a read is re-queued, not sent
+    assert reads.reads_in_window(CAPACITY) >= 1 and reads.reads_in_window(RECONCILER) >= 1
