@@ -130,13 +130,14 @@ def run_phase(servers: Any, label: str, count: int, creates: float, minutes: int
     stream = Stream(ctx, creates, prefix=f"{label[:1]}n")
     samples: list[dict[str, int]] = []
     walls: list[float] = []
+    reports: list[Any] = []
     stream.thread.start()
     try:
         tick = time.monotonic()
         for _ in range(round(minutes * 60 / rec.interval)):
             samples.append({k: servers.ask("counts")[k] for k in COUNTED})
             started = time.perf_counter()
-            rec.run_cycle()
+            reports.append(rec.run_cycle())
             walls.append(time.perf_counter() - started)
             capacity.report()
             tick += rec.interval
@@ -153,6 +154,8 @@ def run_phase(servers: Any, label: str, count: int, creates: float, minutes: int
         "budget": per_minute,
         **worst,
         "longest": max(walls),
+        "walls": walls,
+        "slowest": reports[walls.index(max(walls))].summary(),
         "created": stream.outcomes.get("created", 0),
         "waited": budget.waited[WORKER] if budget else 0,
         "refused": budget.refused[WORKER] if budget else 0,
@@ -185,6 +188,14 @@ def budget_table(servers_for: Any, sizes: list[int], latency: float, creates: fl
                 f"{count:>6} {row['label']:<34} {row['reads']:>9} {row['budget']:>6} {row['get']:>5} "
                 f"{row['list']:>5} {row['usages']:>6} {row['put']:>5} {row['longest']:>15.2f} {row['created']:>7} "
                 f"{str(row['waited']) + '/' + str(row['refused']):>21} {row['p50']:>8.2f}/{row['p99']:<8.2f}",
+                flush=True,
+            )
+        for row in rows:
+            slow = row["slowest"]
+            print(
+                f"{count:>6}   {row['label']}: cycles {' '.join(f'{w:.1f}' for w in row['walls'])} s; the slowest "
+                f"read {slow['arm_reads']} + {slow['arm_list_pages']} pages, patched {slow['status_patches']}, "
+                f"events {slow['events_written']}, enqueued {slow['enqueued']}, {slow['errors']} errors",
                 flush=True,
             )
         ours, before = rows
