@@ -141,3 +141,13 @@ def test_sweep_worker_and_capacity_together_stay_inside_one_minutes_budget(kube_
     assert outcomes[:8] == ["created"] * 8  # no worker read waited behind the sweep
     assert "requeued" in outcomes[8:]  # once the minute is spent, a read is re-queued, not sent
     assert reads.reads_in_window(CAPACITY) >= 1 and reads.reads_in_window(RECONCILER) >= 1
+
+
+def test_a_read_the_sdk_retried_counts_twice(arm, budgeted):
+    """ARM counts every attempt: a GET answered 503 and retried by the SDK is two reads of the window."""
+    aci, reads = budgeted
+    arm.faults.fail("get", 1, status=503)
+    gets = arm.counts["get"]
+    assert aci.get("nothing-here") is None
+    assert arm.counts["get"] - gets == 2
+    assert (reads.sent[WORKER], reads.reads_in_window(WORKER), reads.taken[WORKER]) == (2, 2, 2)
