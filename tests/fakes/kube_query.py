@@ -184,9 +184,7 @@ def pretty(raw: str | None, user_agent: str) -> bool:
 def delete_options(query: Mapping[str, str], body: Any, dry_run: list[str]) -> dict[str, Any]:
     """DeleteOptions from the body when there is one, else from the query (the apiserver never mixes them)."""
     if body is not None:
-        if not isinstance(body, dict):
-            raise bad_request("the body of the request must be DeleteOptions")
-        options = dict(body)
+        options = _decode_delete_options(body)
         dry_run = list(options.get("dryRun") or [])
     else:
         options = {}
@@ -209,6 +207,49 @@ def delete_options(query: Mapping[str, str], body: Any, dry_run: list[str]) -> d
     options["dryRun"] = dry_run
     check_dry_run("DELETE", dry_run)
     return options
+
+
+_JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
+_DELETE_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "gracePeriodSeconds": ((int,), "int64"),
+    "orphanDependents": ((bool,), "bool"),
+    "propagationPolicy": ((str,), "v1.DeletionPropagation"),
+    "dryRun": ((list,), "[]string"),
+    "preconditions": ((dict,), "v1.Preconditions"),
+}
+
+
+def _decode_delete_options(body: Any) -> dict[str, Any]:
+    """The DeleteOptions decoder's refusals, each a 500 with no reason (the decoder's error is not a Status):
+    a body that is not an object, a kind other than DeleteOptions, a field of the wrong JSON type. The type
+    errors are worded as encoding/json words them (current Kubernetes; 1.20's json-iterator words them its way)."""
+    if not isinstance(body, dict):
+        struct = (
+            'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+        )
+        why = f"json: cannot unmarshal {_JSON_KINDS.get(type(body), 'value')} into Go value of type {struct}"
+        raise KubeError(500, f"couldn't get version/kind; json parse error: {why}", reason="")
+    kind = body.get("kind")
+    if kind not in (None, "", "DeleteOptions"):
+        scheme = go_quote("k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme/register.go:27")
+        version = go_quote(str(body.get("apiVersion") or "v1"))
+        raise KubeError(
+            500, f"no kind {go_quote(str(kind))} is registered for version {version} in scheme {scheme}", ""
+        )
+    for name, (types, declared) in _DELETE_FIELDS.items():
+        value, go_type = body.get(name), declared
+        if value is None:
+            continue
+        wrong = not isinstance(value, types) or isinstance(value, bool) != (bool in types)
+        if name == "dryRun" and not wrong and any(not isinstance(item, str) for item in value):
+            value, go_type, wrong = next(item for item in value if not isinstance(item, str)), "string", True
+        if wrong:
+            shown = _JSON_KINDS.get(type(value), "value")
+            if go_type == "int64" and isinstance(value, float):
+                shown = f"number {value}"
+            why = f"json: cannot unmarshal {shown} into Go struct field DeleteOptions.{name} of type {go_type}"
+            raise KubeError(500, why, reason="")
+    return dict(body)
 
 
 # ----- continue tokens ----------------------------------------------------------------------------------------------

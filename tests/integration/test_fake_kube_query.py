@@ -537,3 +537,52 @@ def test_pod_field_labels(pods: Any) -> None:
         )
     else:
         assert names(pods, "fieldSelector=spec.hostNetwork%3Dfalse") == ["a", "b", "c"]
+
+
+STRUCT = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+SCHEME = "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme/register.go:27"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            [],
+            f"couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type {STRUCT}",
+        ),
+        ({"kind": "Pod", "apiVersion": "v1"}, f'no kind "Pod" is registered for version "v1" in scheme "{SCHEME}"'),
+        (
+            {"gracePeriodSeconds": 1.5},
+            Versions(
+                "v1.DeleteOptions.GracePeriodSeconds: assertInteger: can not decode float as int, error found in #10 "
+                'byte of ...|econds": 1.5}|..., bigger context ...|{"gracePeriodSeconds": 1.5}|...',
+                "json: cannot unmarshal number 1.5 into Go struct field DeleteOptions.gracePeriodSeconds of type int64",
+            ),
+        ),
+        (
+            {"dryRun": "All"},
+            Versions(
+                'v1.DeleteOptions.DryRun: []string: decode slice: expect [ or n, but found ", error found in #10 byte '
+                'of ...|dryRun": "All"}|..., bigger context ...|{"dryRun": "All"}|...',
+                "json: cannot unmarshal string into Go struct field DeleteOptions.dryRun of type []string",
+            ),
+        ),
+    ],
+    ids=["array", "kind", "fraction", "dry-run-string"],
+)
+def test_delete_options_bodies_the_decoder_refuses(kube_api: Any, body: Any, message: Any) -> None:
+    """A 500 with no reason: the decoder's own error. 1.20 decodes with json-iterator, current Kubernetes with
+    encoding/json (sigs.k8s.io/json), which words a wrongly typed field differently; the fake words it the current
+    way. (The fake took `"dryRun": "All"` as the three values "A", "l", "l".)"""
+    text = message.on(kube_api) if isinstance(message, Versions) else message
+    assert refused(kube_api, "DELETE", f"{PODS}/zzz", body) == (500, None, text)
+
+
+def test_delete_options_bodies_the_decoder_takes(kube_api: Any) -> None:
+    for body in (
+        {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"},
+        {"kind": "DeleteOptions", "apiVersion": "v2"},
+        {"gracePeriodSeconds": None, "propagationPolicy": None},
+        {"unknownField": 1},
+    ):
+        assert refused(kube_api, "DELETE", f"{PODS}/zzz", body) == (404, "NotFound", 'pods "zzz" not found')
