@@ -615,7 +615,9 @@ class KubeApiServer:
         try:
             if self.faults.take("expire", "WATCH", target.counted, request.path) is not None:
                 raise too_old(int(since) if (since or "").isdigit() else 1, self.store.resource_version)
-            cancel = self.store.watch(rt, target.namespace, pred, since, deliver)
+            cancel = self.store.watch(
+                rt, target.namespace, pred, since, deliver, initial_events=options.send_initial_events
+            )
         except KubeError as exc:
             await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
             await response.write_eof()

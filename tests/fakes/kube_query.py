@@ -90,6 +90,7 @@ class ListOptions:
     resource_version: str
     match: str
     continue_token: str
+    send_initial_events: bool | None = None
 
 
 def list_options(query: Mapping[str, str]) -> ListOptions:
@@ -106,8 +107,9 @@ def list_options(query: Mapping[str, str]) -> ListOptions:
         resource_version=query.get("resourceVersion") or "",
         match=query.get("resourceVersionMatch") or "",
         continue_token=query.get("continue") or "",
+        send_initial_events=parse_bool(query["sendInitialEvents"]) if "sendInitialEvents" in query else None,
     )
-    causes = _watch_causes(options, query) if options.watch else _list_causes(options)
+    causes = _watch_causes(options) if options.watch else _list_causes(options)
     if causes:
         raise options_invalid("ListOptions", causes)
     return options
@@ -115,6 +117,8 @@ def list_options(query: Mapping[str, str]) -> ListOptions:
 
 def _list_causes(options: ListOptions) -> list[Cause]:
     causes: list[Cause] = []
+    if options.send_initial_events is not None:
+        causes.append(Cause("sendInitialEvents", "Forbidden", "sendInitialEvents is forbidden for list"))
     match = options.match
     if not match:
         return causes
@@ -139,12 +143,16 @@ def _list_causes(options: ListOptions) -> list[Cause]:
     return causes
 
 
-def _watch_causes(options: ListOptions, query: Mapping[str, str]) -> list[Cause]:
-    """Current Kubernetes' rule (1.27+, with sendInitialEvents); 1.20 words the first one without `unless...`."""
+def _watch_causes(options: ListOptions) -> list[Cause]:
+    """Current Kubernetes' rules (WatchList, 1.27+, its feature gate on); 1.20 has no sendInitialEvents and words
+    the match rule without `unless...`."""
     causes: list[Cause] = []
+    if options.send_initial_events is not None and options.match != "NotOlderThan":
+        detail = "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+        causes.append(Cause("resourceVersionMatch", "Forbidden", detail))
     if not options.match:
         return causes
-    if "sendInitialEvents" not in query:
+    if options.send_initial_events is None:
         detail = "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"
         causes.append(Cause("resourceVersionMatch", "Forbidden", detail))
     if options.match != "NotOlderThan":

@@ -291,11 +291,18 @@ class KubeStore:
         predicate: Predicate,
         resource_version: str | None,
         deliver: Deliver,
+        *,
+        initial_events: bool | None = None,
     ) -> Callable[[], None]:
-        """Replay what the watcher missed (or synthetic ADDED for current state) and subscribe, atomically."""
+        """Replay what the watcher missed (or synthetic ADDED for current state) and subscribe, atomically.
+
+        `initial_events` is WatchList's sendInitialEvents: True replays the current state whatever the version
+        and ends it with a BOOKMARK annotated `k8s.io/initial-events-end`; False starts from now (or the version)."""
         watcher = Watcher(namespace, predicate, deliver)
         with self._lock:
-            if resource_version in (None, "", "0"):
+            if initial_events is False and resource_version in (None, "", "0"):
+                resource_version = str(self._rv)
+            if initial_events or resource_version in (None, "", "0"):
                 for key in sorted(self._objects[rt.plural]):
                     obj = self._objects[rt.plural][key]
                     seen = translate(Event("ADDED", self._rv, key, obj, None), watcher)
@@ -310,6 +317,8 @@ class KubeStore:
                     seen = translate(event, watcher) if event.rv > since else None
                     if seen is not None:
                         deliver(seen)
+            if initial_events:
+                self.bookmark(rt, deliver, {"k8s.io/initial-events-end": "true"})
             self._watchers[rt.plural].append(watcher)
 
         def cancel() -> None:
@@ -319,15 +328,13 @@ class KubeStore:
 
         return cancel
 
-    def bookmark(self, rt: ResourceType, deliver: Deliver) -> None:
+    def bookmark(self, rt: ResourceType, deliver: Deliver, annotations: dict[str, str] | None = None) -> None:
         """Queue a BOOKMARK behind every event already delivered, so its RV never runs ahead of them."""
         with self._lock:
-            deliver(
-                (
-                    "BOOKMARK",
-                    {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(self._rv)}},
-                )
-            )
+            meta: dict[str, Any] = {"resourceVersion": str(self._rv)}
+            if annotations:
+                meta["annotations"] = dict(annotations)
+            deliver(("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}))
 
     def drop_watchers(self) -> None:
         with self._lock:

@@ -586,3 +586,43 @@ def test_delete_options_bodies_the_decoder_takes(kube_api: Any) -> None:
         {"unknownField": 1},
     ):
         assert refused(kube_api, "DELETE", f"{PODS}/zzz", body) == (404, "NotFound", 'pods "zzz" not found')
+
+
+def test_watch_list_initial_events_end_with_an_annotated_bookmark(pods: Any) -> None:
+    """WatchList (current Kubernetes): sendInitialEvents=true sends the state as ADDED events, then a BOOKMARK
+    annotated `k8s.io/initial-events-end`. 1.20 knows no sendInitialEvents and refuses a watch with a
+    resourceVersionMatch (a WatchList client falls back to list + watch there). The fake keeps current behaviour."""
+    query = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+    if isinstance(pods, RealKube):
+        status, _reason, message = refused(pods, "GET", f"{PODS}?{query}")
+        assert status == 422 and "resourceVersionMatch is forbidden for watch" in message
+        return
+    request = urllib.request.Request(pods.url + f"{PODS}?{query}&timeoutSeconds=60")
+    with urlopen(pods, request) as response:
+        added = [json.loads(response.readline()) for _ in range(3)]
+        assert {(e["type"], e["object"]["metadata"]["name"]) for e in added} == {("ADDED", n) for n in "abc"}
+        end = json.loads(response.readline())
+    assert end["type"] == "BOOKMARK"
+    assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(end["object"]["metadata"]["resourceVersion"]) >= max(
+        int(e["object"]["metadata"]["resourceVersion"]) for e in added
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("sendInitialEvents=true", "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"),
+        (
+            "watch=1&sendInitialEvents=true&timeoutSeconds=1",
+            "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        ),
+    ],
+)
+def test_watch_list_options_are_validated(pods: Any, query: str, message: str) -> None:
+    """Current Kubernetes' WatchList rules; 1.20 ignores sendInitialEvents (a plain list or watch)."""
+    status, body = answer(pods, "GET", f"{PODS}?{query}")
+    if isinstance(pods, RealKube):
+        assert status == 200
+    else:
+        assert (status, body["message"]) == (422, f'ListOptions.meta.k8s.io "" is invalid: {message}')
