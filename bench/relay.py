@@ -154,11 +154,13 @@ def relay_burst(storage: Azurite, count: int, workers: int, source: str) -> dict
     store.client(POD_EVENTS_QUEUE).clear_messages()
     writer = QueuePutter(store)
     visible: dict[str, float] = {}
+    sizes: list[int] = []
     all_sent = threading.Event()
 
     async def timed_write(text: str) -> None:
         await writer(text)
         visible.setdefault(json.loads(text)["pod"]["name"], time.time())
+        sizes.append(len(text.encode()))
         if len(visible) >= count:
             all_sent.set()
 
@@ -190,6 +192,7 @@ def relay_burst(storage: Azurite, count: int, workers: int, source: str) -> dict
         "azurite_ms": 1000 * azurite / max(1, len(visible)),
         "create_s": max(created.values()) - started,
         "create_rate": count / max(1e-9, max(created.values()) - started),
+        "message_bytes": statistics.mean(sizes),
     }
 
 
@@ -231,7 +234,8 @@ def report(source: str, burst: dict[str, float], baseline: float, count: int, wo
     print(f"relay, {count} pods created in a burst by the {label} -> relay -> Azurite:")
     print(
         f"  pods created in {burst['create_s']:.2f} s ({burst['create_rate']:.0f}/s); delivered "
-        f"{burst['delivered']:.0f}, {burst['rate']:.0f} messages/s, {workers} sends in flight; "
+        f"{burst['delivered']:.0f}, {burst['rate']:.0f} messages/s of {burst['message_bytes']:.0f} bytes, "
+        f"{workers} sends in flight; "
         f"ratio to the baseline {burst['rate'] / baseline:.2f}"
     )
     bound = 1000 / burst["azurite_ms"]
