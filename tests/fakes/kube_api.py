@@ -459,7 +459,8 @@ class KubeApiServer:
                 options = delete_options(query, await _body(request, required=False), dry_values)
                 dry = bool(options["dryRun"])
             else:
-                options, dry = {}, check_dry_run(request.method, dry_values, query)
+                patch_type = (request.content_type or "").lower()
+                options, dry = {}, check_dry_run(request.method, dry_values, query, patch_type)
             if dry:
                 return await self._dry_run(request, target, verb, query, options)
             return await self._write(request, target, verb, query, options)

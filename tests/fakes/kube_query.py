@@ -166,13 +166,25 @@ def _watch_causes(options: ListOptions) -> list[Cause]:
     return causes
 
 
-def check_dry_run(method: str, values: list[str], query: Mapping[str, str] | None = None) -> bool:
-    """Validate a write's options (ValidateCreate/Update/PatchOptions: `fieldManager` then every `dryRun` value,
-    only "All" exists); True when the write is a dry run."""
+def check_dry_run(
+    method: str, values: list[str], query: Mapping[str, str] | None = None, patch_type: str | None = None
+) -> bool:
+    """Validate a write's options as ValidateCreate/Update/PatchOptions do (`force` only on apply patches, then
+    `fieldManager`: at most 128 bytes of printable characters, then every `dryRun` value: only "All" exists);
+    True when the write is a dry run."""
+    query = query or {}
     causes: list[Cause] = []
-    manager = (query or {}).get("fieldManager", "")
+    if method == "PATCH" and patch_type != "application/apply-patch+yaml" and "force" in query:
+        causes.append(Cause("force", "Forbidden", "may not be specified for non-apply patch"))
+    manager = query.get("fieldManager", "")
     if len(manager.encode()) > 128:
         causes.append(Cause("fieldManager", "Too long", "must have at most 128 bytes"))
+    position = 0
+    for char in manager:
+        if not char.isprintable():
+            detail = f"invalid character U+{ord(char):04X} (at position {position})"
+            causes.append(Cause("fieldManager", "Invalid value", detail, GoValue(go_quote(manager))))
+        position += len(char.encode())
     if any(value != "All" for value in values):
         shown = GoValue("[]string{" + ", ".join(go_quote(v) for v in values) + "}")
         causes.append(Cause("dryRun", "Unsupported value", 'supported values: "All"', shown))

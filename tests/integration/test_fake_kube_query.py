@@ -626,3 +626,31 @@ def test_watch_list_options_are_validated(pods: Any, query: str, message: str) -
         assert status == 200
     else:
         assert (status, body["message"]) == (422, f'ListOptions.meta.k8s.io "" is invalid: {message}')
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_force_is_only_for_apply_patches(pods: Any, value: str) -> None:
+    patch = {"metadata": {"labels": {"x": "y"}}}
+    expected = _invalid_options("PatchOptions", "force", "Forbidden", "may not be specified for non-apply patch")
+    assert refused(pods, "PATCH", f"{PODS}/a?force={value}", patch, MERGE) == expected
+    assert pods.get("pods", "default", "a")["metadata"]["labels"] == {"app": "a"}
+
+
+def test_field_manager_is_printable(pods: Any) -> None:
+    fresh = {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"name": "fm"},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    detail = '"a\\nb": invalid character U+000A (at position 1)'
+    assert refused(pods, "POST", f"{PODS}?fieldManager=a%0Ab", fresh) == _invalid_options(
+        "CreateOptions", "fieldManager", "Invalid value", detail
+    )
+    patch = {"metadata": {"labels": {"x": "y"}}}
+    bad = 'fieldManager: Invalid value: "\\x01é\\x02": invalid character'
+    detail = f"{bad} U+0001 (at position 0), {bad} U+0002 (at position 3)"
+    status, reason, message = refused(pods, "PATCH", f"{PODS}/a?fieldManager=%01%C3%A9%02", patch, MERGE)
+    assert (status, reason) == (422, "Invalid")
+    assert message == f'PatchOptions.meta.k8s.io "" is invalid: [{detail}]'
+    assert answer(pods, "POST", f"{PODS}?fieldManager=my%20manager%C3%A9", fresh)[0] == 201
