@@ -6,10 +6,12 @@ GETs, the queue worker's GET before a PUT or DELETE (and a `sync` message's GET)
 endpoint's usages. `ARM_READS_PER_MINUTE` (B) is the connector's own, smaller, planned share of it, and
 this module is where all of them draw from it (docs/reconciler.md, "The ARM read budget"):
 
-- **Shares.** Each consumer has a reserve no other consumer may spend: the worker `WORKER_SHARE` of B
-  (a user is waiting for that pod), the capacity endpoint `CAPACITY_RESERVE` reads. The reconciler has no
-  reserve: it spends what the others leave, at most B minus their reserves, and adapts each cycle to what is
-  left. A consumer may go beyond its reserve into what nobody has reserved. In any 60 s, all consumers
+- **Shares.** Each consumer has a reserve no other consumer may spend: the worker at least `WORKER_SHARE`
+  of B and, when creates come faster, what it read in the last minute plus a quarter (a user is waiting for
+  that pod: the sweep yields to the worker's demand as it grows), the capacity endpoint `CAPACITY_RESERVE`
+  reads, the sweep `SWEEP_RESERVE` of B (so hot pods and confirmations still move during a burst of
+  creates). A consumer may go beyond its reserve into what nobody has reserved; the reconciler plans with
+  B minus the others' usual reserves and adapts each cycle to what is left. In any 60 s, all consumers
   together read at most B (a sliding window of send times per consumer).
 - **Waiting.** The worker waits up to `WORKER_MAX_WAIT` seconds for a read; beyond that the read is not
   sent: `ReadBudgetExhausted` (a `ThrottledError`) re-queues the message with a visibility delay of the time
@@ -49,6 +51,10 @@ CONSUMERS = (WORKER, RECONCILER, CAPACITY)
 WORKER_SHARE = 0.2
 """Fraction of B kept for the worker whatever the sweep does: 60 reads a minute at B = 300, three times ACI's
 create window (100 creates per 5 minutes per subscription), so a waiting pod never queues behind the sweep."""
+WORKER_HEADROOM = 1.25
+"""The worker's reserve follows its demand: its reads of the last 60 s times this, so a growing stream still fits."""
+SWEEP_RESERVE = 0.1
+"""Fraction of B the worker may never borrow: the sweep's floor (5 reads a 10 s cycle at B = 300)."""
 CAPACITY_RESERVE = 2
 """Reads a minute kept for the capacity endpoint: one usages read per CAPACITY_QUOTA_CACHE_SECONDS (>= 60 s)."""
 WORKER_MAX_WAIT = 2.0
@@ -98,11 +104,14 @@ def current_consumer() -> str:
     return _consumer.get()
 
 
-def reserves(per_minute: int, worker_share: float = WORKER_SHARE) -> dict[str, int]:
-    """Reads a minute held for each consumer; the reconciler has none (it adapts to what is left)."""
-    worker = max(1, math.ceil(per_minute * worker_share)) if per_minute > 1 else 0
-    capacity = min(CAPACITY_RESERVE, max(0, per_minute - worker - 1))
-    return {WORKER: worker, RECONCILER: 0, CAPACITY: capacity}
+def reserves(per_minute: int, worker_used: int = 0) -> dict[str, int]:
+    """Reads a minute held for each consumer, the worker's growing with what it read in the last minute."""
+    sweep = math.floor(per_minute * SWEEP_RESERVE)
+    worker = max(1, math.ceil(per_minute * WORKER_SHARE)) if per_minute > 1 else 0
+    capacity = min(CAPACITY_RESERVE, max(0, per_minute - worker - sweep - 1))
+    demand = math.ceil(worker_used * WORKER_HEADROOM)
+    worker = min(max(worker, demand), max(worker, per_minute - sweep - capacity))
+    return {WORKER: worker, RECONCILER: sweep, CAPACITY: capacity}
 
 
 def reconciler_share(per_minute: int) -> int:
@@ -147,8 +156,8 @@ class ArmReadBudget:
 
     def _free(self, consumer: str) -> int:
         """Reads `consumer` may send now: B minus everything read, minus what others still hold in reserve."""
-        held = reserves(self.per_minute)
         used = {c: len(r) for c, r in self._reads.items()}
+        held = reserves(self.per_minute, used[WORKER] if consumer == RECONCILER else 0)  # only the sweep yields
         others_unspent = sum(max(0, held[c] - used[c]) for c in CONSUMERS if c != consumer)
         return self.per_minute - sum(used.values()) - others_unspent
 

@@ -41,8 +41,10 @@ def budget(per_minute: int = 300, clock: Clock | None = None) -> ArmReadBudget:
 
 
 def test_reserves_at_the_default_budget():
-    assert reserves(300) == {WORKER: 60, RECONCILER: 0, CAPACITY: 2}
-    assert reconciler_share(300) == 238
+    assert reserves(300) == {WORKER: 60, RECONCILER: 30, CAPACITY: 2}
+    assert reconciler_share(300) == 238  # what the sweep plans with while the worker reads at most 60 a minute
+    assert reserves(300, worker_used=100)[WORKER] == 125  # a faster stream of creates: the sweep yields
+    assert reserves(300, worker_used=1000)[WORKER] == 268  # never the sweep's floor nor capacity's reads
 
 
 def test_the_sweep_leaves_the_workers_reserve_and_the_worker_may_borrow_what_nobody_holds():
@@ -56,11 +58,11 @@ def test_the_sweep_leaves_the_workers_reserve_and_the_worker_may_borrow_what_nob
     assert reads.reads_in_window() == 300
 
 
-def test_an_idle_sweep_lends_its_share_to_the_worker_but_capacity_keeps_its_reserve():
+def test_an_idle_sweep_lends_its_share_to_the_worker_but_keeps_its_floor_and_capacity_its_reserve():
     reads = budget()
-    assert sum(reads.try_take(WORKER) for _ in range(400)) == 298
+    assert sum(reads.try_take(WORKER) for _ in range(400)) == 268
     assert reads.try_take(CAPACITY)
-    assert reads.available(RECONCILER) == 0
+    assert reads.available(RECONCILER) == 30
 
 
 @settings(max_examples=60, deadline=None)
@@ -164,12 +166,13 @@ def test_the_reconcilers_cycle_adapts_to_what_the_worker_used():
     shared = budget(300, clock)
     cycle = ReadBudget(reconciler_share(300), 10.0, clock=clock, shared=shared)
     assert cycle.begin_cycle() == 39  # 238 a minute over six cycles
-    for _ in range(250):
-        shared.try_take(WORKER)  # a burst of creates borrows most of what nobody holds
+    for _ in range(200):
+        shared.try_take(WORKER)  # a burst of creates: the worker's reserve follows it (250 a minute)
+    assert shared.available(RECONCILER) == 300 - 200 - 50 - 2  # the sweep yields: 48 left, 39 this cycle
     assert cycle.begin_cycle() == 39 and sum(cycle.take() for _ in range(60)) == 39
-    assert cycle.begin_cycle() == 300 - 250 - 39 - 2  # the next cycle gets what is left, capacity's 2 kept
-    assert sum(cycle.take() for _ in range(60)) == 9
+    assert cycle.begin_cycle() == 9 and sum(cycle.take() for _ in range(60)) == 9
     assert cycle.begin_cycle() == 0 and not cycle.take()
+    assert sum(shared.try_take(WORKER) for _ in range(60)) == 50  # what the worker's reserve kept for it
     clock.now += 61
     assert cycle.begin_cycle() == 39
     cycle.pause(30)  # a 429 the sweep met pauses the worker too
