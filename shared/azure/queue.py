@@ -43,13 +43,12 @@ MAX_FIELD_CHARS = 256
 
 @dataclass(frozen=True)
 class QueueAccess:
-    """One queue's URL (no query) and its authorization: an account key, a SAS, or the app's identity."""
+    """One queue's URL (no query) and its authorization: an account key, a SAS, or neither (the app's identity)."""
 
     url: str
     account_name: str
     account_key: str | None
     sas: str | None
-    identity: bool
 
     def __repr__(self) -> str:  # the key and the SAS are secrets: never in a log line or a traceback
         return f"QueueAccess(url={self.url!r}, auth={'key' if self.account_key else 'sas' if self.sas else 'identity'})"
@@ -111,7 +110,6 @@ class QueueStore:
             account_name=str(self._service.account_name),
             account_key=getattr(self._service.credential, "account_key", None),
             sas=sas or None,
-            identity=not self._connection_string,
         )
 
     def ensure(self, queue: str) -> None:

@@ -126,7 +126,7 @@ def test_an_entra_token_is_cached_shared_by_concurrent_writes_and_refreshed_befo
 
 def test_the_cheapest_authorization_is_chosen_and_a_token_never_goes_over_plain_http():
     def access(url: str, key: str | None = None, sas: str | None = None) -> QueueAccess:
-        return QueueAccess(url=url, account_name="acct", account_key=key, sas=sas, identity=not (key or sas))
+        return QueueAccess(url=url, account_name="acct", account_key=key, sas=sas)
 
     assert isinstance(queue_auth(access("http://a/q", key=KEY), "q"), AccountKeySas)
     assert isinstance(queue_auth(access("http://a/q", sas="sv=1&sig=x"), "q"), GivenSas)
