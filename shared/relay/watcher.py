@@ -83,6 +83,8 @@ class NodeWatcher:
                 self.resource_version = None
             except Exception as error:
                 self.synced = False
+                if self._stop.is_set():  # shutting down: a stream cut under us is expected, not an error
+                    return
                 self.metrics.inc("watch_errors")
                 delay = self._backoff.next_delay()
                 log.warning(
