@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("source", choices=("fake", "real"))
     parser.add_argument("--port", type=int, default=0, help="fake: port to serve on (0: any free one)")
     args = parser.parse_args()
+    # The bench stops this process with SIGTERM; exiting through SystemExit runs the `finally` that stops the
+    # servers (a real kube-apiserver and etcd run in their own sessions and would otherwise be left running).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.source == "fake":
         fake(args.port)
     else:

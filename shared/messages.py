@@ -133,7 +133,8 @@ def trim_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size(message: Message) -> int:
-    return len(message.encoded().encode("utf-8"))
+    """Counted as Storage counts it: a manifest full of `&`, `<`, `>` grows by XML escaping on the wire."""
+    return wire_bytes(message.encoded())
 
 
 def _fit(message: Message) -> Message:

@@ -10,11 +10,13 @@ import pytest
 from shared.errors import InvalidMessage
 from shared.messages import (
     MAX_MESSAGE_BYTES,
+    SAFE_MESSAGE_BYTES,
     Message,
     PodRef,
     parse_message,
     trim_manifest,
     upsert,
+    wire_bytes,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -112,3 +114,13 @@ def test_oversized_manifest_is_trimmed_first_then_replaced_by_a_reference():
     assert parsed.manifest is None
     assert parsed.manifest_omitted is True
     assert parsed.pod == PodRef(pod["metadata"]["namespace"], pod["metadata"]["name"], pod["metadata"]["uid"])
+
+
+def test_manifest_size_is_counted_after_xml_escaping():
+    """50 KB of `&` is 250 KB on the wire (`&amp;`): under the limit as UTF-8, far over it as Storage counts."""
+    pod = _pod()
+    pod["spec"]["containers"][0]["env"] = [{"name": "QUERY", "value": "&" * 50_000}]
+    text = upsert(pod, source="cli", inline=True).to_text()
+    assert len(text.encode()) <= SAFE_MESSAGE_BYTES
+    assert wire_bytes(text) <= SAFE_MESSAGE_BYTES
+    assert parse_message(text).manifest_omitted is True
