@@ -133,6 +133,19 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _describe(pids: set[int]) -> dict[int, str]:
+    """What each process left running is, and its state (Z: a zombie not yet reaped), for the failure message."""
+    described = {}
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError as error:
+            command, state = f"gone ({error.strerror})", "?"
+        described[pid] = f"{state} {command.strip()[:200]}"
+    return described
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -142,7 +155,7 @@ def _wait_gone(pids: set[int], ports: dict[str, int], timeout: float = 30) -> No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (_alive(pids) or any(_listening(p) for p in ports.values())):
         time.sleep(0.2)
-    assert not _alive(pids), f"left running: {_alive(pids)}"
+    assert not _alive(pids), f"left running: {_describe(_alive(pids))}"
     assert not [name for name, port in ports.items() if _listening(port)]
 
 
