@@ -14,22 +14,13 @@ from shared.config import reset_settings_cache
 from shared.localhost.queue import QueueHost
 from shared.naming import container_group_name
 from tests.fakes.connector_fixtures import make_pod
+from tests.fakes.waiting import wait_for
 
 
 def _write(tmp_path, pod) -> str:
     path = tmp_path / "pod.yaml"
     path.write_text(yaml.safe_dump(pod))
     return str(path)
-
-
-def _drain_until(host: QueueHost, done, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        host.drain(timeout=2, idle=0.3)
-        if done():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the flow did not finish in time")
 
 
 @pytest.fixture
@@ -64,7 +55,9 @@ def test_cluster_pod_becomes_a_group_and_goes_away(
         )
         == 0
     )
-    _drain_until(host, lambda: kube_api.get("pods", "default", "web") is None)
+    wait_for(
+        lambda: kube_api.get("pods", "default", "web") is None, step=lambda: host.drain(timeout=2, idle=0.3), timeout=60
+    )
     assert arm.counts["delete"] >= 1
     assert all(key[2] != name for key in arm.groups)
     assert all(d.error is None for d in host.deliveries)

@@ -3,10 +3,6 @@ with the reconciler keeping the virtual node Ready and reporting only what ACI s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from functions.pod_events import pod_events
@@ -19,19 +15,9 @@ from shared.relay import Relay, RelayConfig
 from shared.relay.putter import QueuePutter
 from shared.worker import Context
 from tests.fakes.connector_fixtures import NODE, make_pod
+from tests.fakes.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _until(condition: Callable[[], Any], step: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        step()
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("the flow did not get there in time")
 
 
 def test_pod_lifecycle_through_relay_queue_worker_and_reconciler(
@@ -65,7 +51,7 @@ def test_pod_lifecycle_through_relay_queue_worker_and_reconciler(
         kube_api.bind("default", "web", NODE)
         name = container_group_name(created)
 
-        _until(lambda: arm.groups and ctx.aci.get(name), lambda: host.drain(timeout=2, idle=0.3))
+        wait_for(lambda: arm.groups and ctx.aci.get(name), step=lambda: host.drain(timeout=2, idle=0.3), timeout=60)
         status = kube_api.get("pods", "default", "web")["status"]
         assert status["phase"] == "Pending"
         assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
@@ -81,9 +67,10 @@ def test_pod_lifecycle_through_relay_queue_worker_and_reconciler(
         assert running["podIP"] == ctx.aci.get(name)["properties"]["ipAddress"]["ip"]
 
         kube_api.delete("pods", "default", "web")  # kubectl delete pod web
-        _until(
+        wait_for(
             lambda: kube_api.get("pods", "default", "web") is None,
-            lambda: host.drain(timeout=2, idle=0.3),
+            step=lambda: host.drain(timeout=2, idle=0.3),
+            timeout=60,
         )
         assert ctx.aci.get(name) is None
         assert all(delivery.error is None for delivery in host.deliveries)

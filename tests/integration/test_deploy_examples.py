@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from shared.node import node_labels, parse_taint
 from shared.translate import pod_to_container_group
 from shared.worker import Context, process_message
 from tests.fakes.connector_fixtures import settings_for
+from tests.fakes.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -123,15 +123,6 @@ def test_walkthrough_message_one_liner(tmp_path: Path):
     assert message.manifest["metadata"]["name"] == "hello-aci"
 
 
-def _wait_until_gone(aci: Any, name: str, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if aci.get(name) is None:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_windows_iis_walkthrough_on_the_fakes(kube_api: Any, kube: Any, arm: Any, aci_adapter: Any, queue_store: Any):
     settings = settings_for(kube_api.url, arm, VIRTUAL_NODE_OS="linux,windows")
     context = Context(settings=settings, aci=aci_adapter, queue=queue_store, kube=kube)
@@ -150,7 +141,7 @@ def test_windows_iis_walkthrough_on_the_fakes(kube_api: Any, kube: Any, arm: Any
     kube_api.delete("pods", meta["namespace"], meta["name"])  # kubectl delete pod: graceful, the agent finishes it
     delete = Message(op="delete", pod=PodRef(meta["namespace"], meta["name"], meta["uid"]), source="watch")
     assert process_message(delete.to_text(), context=context).action in ("deleting", "deleted")
-    assert _wait_until_gone(aci_adapter, group_name)
+    wait_for(lambda: aci_adapter.get(group_name) is None)
     assert group_name not in {g["name"] for g in aci_adapter.list_groups()}, "az container list no longer shows it"
     process_message(delete.to_text(), context=context)  # the next hint (ARM delete event) finishes the pod
     assert kube_api.get("pods", meta["namespace"], meta["name"]) is None, "kubectl get pods no longer shows it"
@@ -178,4 +169,4 @@ def test_standalone_walkthrough_cli_to_container_group(
     assert cli.main(["--settings-file", str(settings_file), "delete", "default/hello-aci"]) == 0
     texts = [m.text for m in queue_store.peek(queue=POD_EVENTS_QUEUE)]
     assert process_message(texts[-1], context=context).action == "deleted"
-    assert _wait_until_gone(aci_adapter, outcome.group)
+    wait_for(lambda: aci_adapter.get(outcome.group) is None)

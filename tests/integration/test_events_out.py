@@ -13,7 +13,6 @@ import os
 import ssl
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from aiohttp import web
 from shared.azure.eventgrid import EventPublisher, build_event, publish_pod_transition, set_publisher, transition_for
 from tests.fakes.arm_fixtures import StaticTokenCredential
 from tests.fakes.connector_fixtures import make_pod
+from tests.fakes.waiting import wait_for
 
 KEY = "topic-key-for-tests"
 
@@ -191,13 +191,6 @@ def test_plain_http_works_with_a_key_but_a_token_needs_https():
         topic.stop()
 
 
-def _wait_for(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_a_hanging_topic_never_slows_the_caller_and_overflow_is_counted():
     topic = Topic(mode="hang").start()  # holds every request until released
     try:
@@ -207,7 +200,7 @@ def test_a_hanging_topic_never_slows_the_caller_and_overflow_is_counted():
         set_publisher(publisher)
         pod = _pod()
         publish_pod_transition("running", pod)  # first call starts the thread, which takes it to the topic
-        _wait_for(lambda: len(topic.requests) == 1)
+        wait_for(lambda: len(topic.requests) == 1)
         for _ in range(200):
             publish_pod_transition("running", pod)
         # Every call returned while the topic still held the first request unanswered: none waited on it (one that
@@ -230,7 +223,7 @@ def test_a_failing_topic_is_counted_not_raised():
         publisher = EventPublisher(topic.url, key=KEY, connection_verify=topic.ca_path, read_timeout=60)
         set_publisher(publisher)
         publish_pod_transition("failed", _pod(), reason="Error")  # returns while the topic holds the request
-        _wait_for(lambda: len(topic.requests) == 1)
+        wait_for(lambda: len(topic.requests) == 1)
         assert publisher.counts["failed"] == 0  # the call did not wait for the answer
         topic.mode = "fail"
         topic.release()

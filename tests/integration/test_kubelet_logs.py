@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from emulator.clock import ManualClock
 from emulator.server import ArmServer
 from shared.naming import container_group_name
 from tests.fakes.arm_fixtures import fake_arm
+from tests.fakes.waiting import wait_for
 
 pytestmark = pytest.mark.fake_kube_only(
     "grants through the fake's TokenReview/SubjectAccessReview model (kube_api.reviews)"
@@ -94,10 +94,10 @@ def test_follow_streams_new_lines_and_ends_when_the_container_terminates(kubelet
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
-    _wait_for(lambda: received == ["first"])
+    wait_for(lambda: received == ["first"])
     kubelet.arm.advance(1)
     kubelet.arm.write_log(group, "nginx", "second")
-    _wait_for(lambda: received == ["first", "second"])
+    wait_for(lambda: received == ["first", "second"])
     assert not done.is_set()
     kubelet.arm.write_log(group, "nginx", "last words")
     status = {"containerStatuses": [_terminated("nginx")]}
@@ -161,14 +161,6 @@ def _terminated(name: str) -> dict[str, Any]:
     }
 
 
-def _wait_for(condition: Any, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.02)
-
-
 def test_follow_stops_polling_when_the_client_goes_away_or_the_pod_is_deleted(kubelet: Any) -> None:
     import requests
 
@@ -179,9 +171,9 @@ def test_follow_stops_polling_when_the_client_goes_away_or_the_pod_is_deleted(ku
     with requests.get(url, cert=kubelet.cert, verify=kubelet.server.cert_file, stream=True, timeout=30) as answer:
         lines = answer.iter_lines(decode_unicode=True)  # kept: dropping the iterator closes the connection
         assert next(lines) == "only line"
-        _wait_for(lambda: kubelet.arm.counts["logs"] >= 3)  # it polls while the client listens
+        wait_for(lambda: kubelet.arm.counts["logs"] >= 3)  # it polls while the client listens
         assert _follows(kubelet) == 1
-    _wait_for(lambda: _follows(kubelet) == 0)  # the client left: the follower ends and stops reading ACI
+    wait_for(lambda: _follows(kubelet) == 0)  # the client left: the follower ends and stops reading ACI
     polls = kubelet.arm.counts["logs"]
 
     ended = threading.Event()
@@ -193,7 +185,7 @@ def test_follow_stops_polling_when_the_client_goes_away_or_the_pod_is_deleted(ku
         ended.set()
 
     threading.Thread(target=follow, daemon=True).start()
-    _wait_for(lambda: kubelet.arm.counts["logs"] > polls + 1)
+    wait_for(lambda: kubelet.arm.counts["logs"] > polls + 1)
     kubelet.kube_api.delete("pods", "default", "web", grace_period_seconds=0)
     assert ended.wait(10), "the follow did not end when the pod was deleted"
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,17 +18,7 @@ from shared.localhost.index import FunctionSpec, NotServable, index_app
 from shared.localhost.invoke import invoke
 from shared.localhost.queue import QueueHost
 from shared.localhost.timer import Schedule, run_timer
-
-
-def wait_for(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached before the deadline")
-
+from tests.fakes.waiting import wait_for
 
 # ----------------------------------------------------------------------------- queue
 

@@ -51,6 +51,7 @@ from tests.fakes.kube_rbac import (
     render,
     request_attributes,
 )
+from tests.fakes.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -119,16 +120,6 @@ def assert_clean(authorizer: Any, needed: set[tuple[str, str, str]]) -> None:
         needed = {call for call in needed if call[0] != "watch"}
     missing = needed - authorizer.granted()
     assert not missing, f"the flow never made these calls: {sorted(missing)}; made {sorted(authorizer.granted())}"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def upsert_text(pod: dict[str, Any]) -> str:

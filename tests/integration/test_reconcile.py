@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from shared.reconcile.retry import TAG_RETRIES, RetryPolicy
 from shared.translate import translate_pod
 from shared.worker import Context, process_message
 from tests.fakes.connector_fixtures import NODE, make_pod, make_spot_pod, settings_for
+from tests.fakes.waiting import wait_for
 
 PATCHES = ("PATCH", "pods/status")
 
@@ -49,16 +49,6 @@ def drain(ctx: Context) -> list[str]:
 
 def pod_of(kube_api: Any, name: str = "web") -> dict[str, Any] | None:
     return kube_api.get("pods", "default", name)
-
-
-def gone(ctx: Context, name: str, timeout: float = 60.0) -> bool:
-    """Wait for the emulator to finish deleting a group: the state itself, not a guess at its timing."""
-    deadline = time.monotonic() + timeout
-    while ctx.aci.get(name) is not None:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def started(kube_api: Any, ctx: Context, rec: Reconciler, pod: dict[str, Any]) -> str:
@@ -254,7 +244,7 @@ def test_orphan_groups_are_deleted_but_standalone_and_foreign_ones_kept(kube_api
     kube_api.delete("pods", "default", "web", grace_period_seconds=0)  # gone without the connector seeing it
     report = rec.run_cycle()
     assert report.orphans_deleted == 1
-    assert gone(ctx, name)
+    wait_for(lambda: ctx.aci.get(name) is None, timeout=60)  # the emulator finishes deleting the group
     left = sorted(g["name"] for g in ctx.aci.list_groups())
     assert left == sorted([solo.name, "someone-elses"])
     assert name not in left
@@ -273,7 +263,7 @@ def test_pod_deleted_while_group_creating(kube_api, arm, ctx):
     assert (report.groups_deleted, report.pods_removed) == (1, 0)
     assert pod_of(kube_api) is not None  # not removed before its group is gone
 
-    assert gone(ctx, name)
+    wait_for(lambda: ctx.aci.get(name) is None, timeout=60)  # the emulator finishes deleting the group
     report = rec.run_cycle()
     assert report.pods_removed == 1
     assert pod_of(kube_api) is None
@@ -295,7 +285,7 @@ def test_pod_recreated_with_same_name_gets_a_new_group(kube_api, arm, ctx):
     report = rec.run_cycle()
     assert (report.orphans_deleted, report.enqueued) == (1, 1)
     assert drain(ctx) == ["created"]
-    assert gone(ctx, old_name)
+    wait_for(lambda: ctx.aci.get(old_name) is None, timeout=60)
     groups = {g["name"]: g for g in ctx.aci.list_groups()}
     assert set(groups) == {new_name}
     assert groups[new_name]["tags"][tags.TAG_UID] == new["metadata"]["uid"]

@@ -20,6 +20,7 @@ from shared.messages import Message, parse_message
 from shared.relay import Relay, RelayConfig
 from shared.relay.putter import QueuePutter
 from shared.worker import process_message
+from tests.fakes.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,16 +54,6 @@ def drain(store: QueueStore, expected: int, *, timeout: float = 30.0, settle: fl
                 break
         time.sleep(0.05)
     return got
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def summary(messages: list[Message]) -> list[tuple[str, str]]:

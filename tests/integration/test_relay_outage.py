@@ -20,7 +20,8 @@ from shared.relay import Relay, RelayConfig
 from shared.relay.putter import QueuePutter
 from tests.fakes.azurite_fixtures import Azurite
 from tests.fakes.kube_fixtures import kube_settings
-from tests.integration.test_relay import NODE, drain, http_get, pod_manifest, summary, wait_for
+from tests.fakes.waiting import wait_for
+from tests.integration.test_relay import NODE, drain, http_get, pod_manifest, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 10.0

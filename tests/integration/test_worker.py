@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from shared import tags
 from shared.config import DEAD_LETTER_QUEUE
@@ -12,6 +11,7 @@ from shared.messages import Message, PodRef
 from shared.naming import container_group_name
 from shared.worker import process_message
 from tests.fakes.connector_fixtures import make_pod
+from tests.fakes.waiting import wait_for
 
 
 def _create(kube_api, pod):
@@ -28,16 +28,6 @@ def _upsert_text(pod, **extra) -> str:
 def _delete_text(pod) -> str:
     meta = pod["metadata"]
     return Message(op="delete", pod=PodRef(meta["namespace"], meta["name"], meta.get("uid")), source="watch").to_text()
-
-
-def _wait_until_gone(aci, name: str, timeout: float = 30.0) -> bool:
-    """The fake finishes a delete LRO on its own clock, as ARM does; wait for it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if aci.get(name) is None:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _events(kube_api, pod):
@@ -166,7 +156,7 @@ def test_recreated_pod_gets_its_own_group_and_the_old_one_goes(kube_api, arm, wo
     assert len(arm.groups) == 2
     outcome = process_message(_delete_text(old), context=worker_context)
     assert outcome.action == "deleted"
-    assert _wait_until_gone(worker_context.aci, container_group_name(old))
+    wait_for(lambda: worker_context.aci.get(container_group_name(old)) is None)  # the fake's delete LRO, as ARM's
     assert worker_context.aci.get(container_group_name(new))["tags"][tags.TAG_UID] == new["metadata"]["uid"]
 
 
@@ -178,7 +168,7 @@ def test_graceful_delete_removes_group_then_pod(kube_api, arm, worker_context):
     assert deleting["metadata"]["deletionTimestamp"]
     outcome = process_message(_delete_text(pod), context=worker_context)
     if outcome.action == "deleting":  # the delete LRO had not finished: a delayed re-check is queued
-        assert _wait_until_gone(worker_context.aci, container_group_name(pod))
+        wait_for(lambda: worker_context.aci.get(container_group_name(pod)) is None)
         assert worker_context.queue.peek() == []  # invisible for DELETE_RECHECK_DELAY
         outcome = process_message(_delete_text(pod), context=worker_context)
     assert outcome.action == "deleted"
@@ -294,7 +284,7 @@ def test_standalone_upsert_and_delete_need_no_cluster(kube_api, arm, standalone_
     assert sum(kube_api.request_counts.values()) == 0
     delete = Message(op="delete", pod=PodRef("default", "web"), source="cli").to_text()
     assert process_message(delete, context=standalone_context).action == "deleted"
-    assert _wait_until_gone(standalone_context.aci, outcome.group)
+    wait_for(lambda: standalone_context.aci.get(outcome.group) is None)
 
 
 def test_standalone_rejection_is_dead_lettered_with_reason(arm, standalone_context):
