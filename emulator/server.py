@@ -33,7 +33,15 @@ from emulator.metrics import MetricsStore
 from emulator.state import ArmState, GroupRecord, Timing, iso
 from emulator.throttle import ThrottleConfig
 
-__all__ = ["API_VERSION", "DEFAULT_LOCATION", "DEFAULT_RESOURCE_GROUP", "DEFAULT_SUBSCRIPTION", "ArmServer", "main"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_LOCATION",
+    "DEFAULT_RESOURCE_GROUP",
+    "DEFAULT_SUBSCRIPTION",
+    "ArmServer",
+    "main",
+    "wait_for_stop_signal",
+]
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "aci-connector-rg"
@@ -411,11 +419,25 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    wait_for_stop_signal()
     server.stop()
+
+
+def wait_for_stop_signal() -> int:
+    """Block until SIGINT or SIGTERM arrives; return its number. Safe when several arrive at once.
+
+    They do: a launcher killed with its threads sends one PR_SET_PDEATHSIG signal per thread that exits (the
+    child is reparented once per thread), and Ctrl-C may be pressed twice. A Python handler that takes a lock
+    (`threading.Event.set`) can run again inside itself when the next signal lands, and then waits forever on
+    the lock it holds: the process outlives its launcher. So no handler does any work here: the interpreter's
+    C-level handler writes each signal's number to a pipe (whatever thread it hits), and this reads one.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # set_wakeup_fd needs it: a full pipe drops a byte, never blocks a handler
+    signal.set_wakeup_fd(write_end)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    return os.read(read_end, 1)[0]
 
 
 if __name__ == "__main__":

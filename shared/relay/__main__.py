@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
-import threading
-from types import FrameType
 
 from shared.azure.queue import get_queue_store
 from shared.config import get_settings
@@ -63,17 +62,25 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(stream=sys.stderr)
         log.error("relay cannot start: %s", error)
         return 1
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_signals = _stop_signals()
     relay.start()
-    stopping.wait()
+    log.info("received %s", signal.Signals(os.read(stop_signals, 1)[0]).name)
     return 0 if relay.stop() else 2
+
+
+def _stop_signals() -> int:
+    """A pipe that receives a byte per SIGTERM/SIGINT, written by the interpreter's C-level handler.
+
+    Not a Python handler that logs and sets an Event: signals come in bursts (Ctrl-C twice, a dying parent's
+    PR_SET_PDEATHSIG once per thread it had), a handler runs again inside itself when the next one lands, and
+    waits forever on the lock its outer run holds, so the relay would never stop.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    return read_end
 
 
 if __name__ == "__main__":

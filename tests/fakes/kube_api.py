@@ -15,7 +15,6 @@ import collections
 import contextlib
 import json
 import re
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from urllib.parse import parse_qsl
 import yaml
 from aiohttp import web
 
+from emulator.server import wait_for_stop_signal
 from tests.fakes import kube_resources, kube_tables
 from tests.fakes.kube_errors import KubeError, bad_request, method_not_allowed, path_not_found, too_large, too_old
 from tests.fakes.kube_patch import APPLY_PATCH, SUPPORTED
@@ -685,10 +685,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     server = KubeApiServer(args.host, args.port, args.history_limit, bookmark_interval=args.bookmark_interval)
     print(server.start(), flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    wait_for_stop_signal()  # not a handler that sets an Event: two signals at once deadlock it (see there)
     server.stop()
 
 

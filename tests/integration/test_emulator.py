@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +15,11 @@ import requests
 from emulator.clock import ManualClock
 from emulator.server import ArmServer
 from tests.fakes.arm_fixtures import fake_arm
+from tests.fakes.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "api-version=2023-05-01"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _session(arm: ArmServer) -> requests.Session:
@@ -180,3 +185,47 @@ def test_runs_alone_with_its_ca_where_asked(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _waits_for_sigterm(pid: int) -> bool:
+    """Its SIGTERM handler is in place and its main thread sleeps (in the wait for a stop signal)."""
+    caught = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigCgt"))
+    state = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1))) and state == "S"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_burst_of_stop_signals_stops_it(tmp_path):
+    """SIGTERMs in a burst, as a killed `make start` launcher sends them (PR_SET_PDEATHSIG, once per thread it had).
+
+    The old handler set a threading.Event: the next signal re-entered it and deadlocked on the Event's lock, and
+    the emulator outlived its launcher (most such bursts). Five rounds, each once its handler is in place and it sleeps.
+    """
+    for round_ in range(5):
+        ca = tmp_path / f"ca-{round_}.pem"
+        command = [sys.executable, "-m", "emulator", "--port", "0", "--ca-file", str(ca)]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert process.stdout.readline().strip() == f"ca={ca}"
+            answer = requests.get(
+                f"{url}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerInstance/locations/westus/usages?{API}",
+                headers={"Authorization": "Bearer x"},
+                verify=str(ca),
+                timeout=30,
+            )
+            assert answer.status_code == 200  # it serves: the burst finds it running, not starting
+            wait_for(lambda pid=process.pid: _waits_for_sigterm(pid), timeout=60)
+            for _ in range(30):
+                os.kill(process.pid, signal.SIGTERM)
+                pause = time.perf_counter() + 50e-6  # a spread burst: each lands on a different step of the last
+                while time.perf_counter() < pause:
+                    pass
+            # 0, or SIGTERM itself: the burst's tail may land after the interpreter put the default action back on exit
+            assert process.wait(timeout=60) in (0, -signal.SIGTERM), f"round {round_}"
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

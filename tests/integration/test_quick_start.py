@@ -123,13 +123,16 @@ class Started:
 
 
 def _alive(pids: set[int]) -> set[int]:
+    """The processes still running. A zombie has exited: only its reaping is left, to PID 1 here (which reaps
+    orphans every second or two), though `kill(pid, 0)` still finds it."""
     alive = set()
     for pid in pids:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
             continue
-        alive.add(pid)
+        if state not in ("Z", "X"):
+            alive.add(pid)
     return alive
 
 
