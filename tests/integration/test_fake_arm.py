@@ -233,7 +233,9 @@ def test_sdk_full_lro_cycle(arm: ArmServer, aci_client: Any) -> None:
     assert group.instance_view.state == "Running"
     assert group.containers[0].instance_view.current_state.state == "Running"
     assert group.ip_address.ip
-    assert arm.counts["put"] == 1 and arm.counts["asyncop"] >= 2 and arm.counts["get"] == 1
+    # The SDK followed Azure-AsyncOperation; how many polls it took depends on how soon this machine made them
+    # (the group is ready 0.4 s after the PUT on the wall clock), so only "at least one" is a fact to check.
+    assert arm.counts["put"] == 1 and arm.counts["asyncop"] >= 1 and arm.counts["get"] == 1
     aci_client.container_groups.begin_delete(arm.resource_group, "lro").result()
     with pytest.raises(ResourceNotFoundError) as error:
         aci_client.container_groups.get(arm.resource_group, "lro")
