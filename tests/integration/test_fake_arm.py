@@ -203,18 +203,19 @@ def test_replayed_put_answers_like_the_recording(arm: ArmServer, case: tuple) ->
     assert "workspacekey" not in json.dumps(get_fake).lower()
 
 
-def test_async_operation_bodies_match_recording(arm: ArmServer) -> None:
+def test_async_operation_bodies_match_recording() -> None:
     real_pending = json.loads((FIXTURES / "aci-responses/asyncop-pending.json").read_text())
     real_done = json.loads((FIXTURES / "aci-responses/asyncop-succeeded.json").read_text())
-    session = _session(arm)
-    put = session.put(_group_url(arm, "op-shape"), json=_linux_body())
-    op_url = put.headers["Azure-AsyncOperation"]
-    assert op_url.startswith(arm.url) and op_url.endswith("?api-version=2018-06-01")
-    pending = session.get(op_url).json()
-    assert _shape_diff(pending, real_pending) == []
-    assert pending["status"] == "Pending"
-    arm.make_ready("op-shape")
-    done = session.get(op_url.replace("2018-06-01", "2023-05-01")).json()
+    with fake_arm(ManualClock()) as arm:  # still Pending when read, however slow the machine
+        session = _session(arm)
+        put = session.put(_group_url(arm, "op-shape"), json=_linux_body())
+        op_url = put.headers["Azure-AsyncOperation"]
+        assert op_url.startswith(arm.url) and op_url.endswith("?api-version=2018-06-01")
+        pending = session.get(op_url).json()
+        assert _shape_diff(pending, real_pending) == []
+        assert pending["status"] == "Pending"
+        arm.make_ready("op-shape")
+        done = session.get(op_url.replace("2018-06-01", "2023-05-01")).json()
     assert done["status"] == "Succeeded"
     assert done["properties"]["events"] == real_done["properties"]["events"] == []  # a Regular group: none
     assert set(done) == set(real_done)
@@ -276,17 +277,18 @@ def test_sdk_honours_retry_after_on_429(arm: ArmServer, aci_client: Any) -> None
     assert arm.counts["get"] == 4
 
 
-def test_throttled_answer_is_arm_shaped(arm: ArmServer) -> None:
-    arm.throttle.writes = (1, 0.5)
-    session = _session(arm)
-    first = session.put(_group_url(arm, "w1"), json=_linux_body())
-    assert int(first.headers["x-ms-ratelimit-remaining-subscription-writes"]) == 0
-    second = session.put(_group_url(arm, "w2"), json=_linux_body())
-    assert second.status_code == 429
-    assert second.headers["Retry-After"] == "2"
-    assert second.json()["error"]["code"] == "SubscriptionRequestsThrottled"
-    reads = session.get(_group_url(arm, "w1"))
-    assert reads.status_code == 200 and "x-ms-ratelimit-remaining-subscription-reads" in reads.headers
+def test_throttled_answer_is_arm_shaped() -> None:
+    with fake_arm(ManualClock()) as arm:  # no refill between the two PUTs, however slow the machine
+        arm.throttle.writes = (1, 0.5)
+        session = _session(arm)
+        first = session.put(_group_url(arm, "w1"), json=_linux_body())
+        assert int(first.headers["x-ms-ratelimit-remaining-subscription-writes"]) == 0
+        second = session.put(_group_url(arm, "w2"), json=_linux_body())
+        assert second.status_code == 429
+        assert second.headers["Retry-After"] == "2"
+        assert second.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+        reads = session.get(_group_url(arm, "w1"))
+        assert reads.status_code == 200 and "x-ms-ratelimit-remaining-subscription-reads" in reads.headers
 
 
 # ----------------------------------------------------------------------------- ARM front door
@@ -497,17 +499,16 @@ def test_manual_clock_drives_provisioning() -> None:
         ("Never", 1, (0, "Terminated", "Failed")),
     ],
 )
-def test_container_exit_follows_restart_policy(
-    arm: ArmServer, policy: str, exit_code: int, expected: tuple[int, str, str]
-) -> None:
+def test_container_exit_follows_restart_policy(policy: str, exit_code: int, expected: tuple[int, str, str]) -> None:
     restarts, current, group_state = expected
-    session = _session(arm)
-    session.put(_group_url(arm, "exit"), json=_linux_body(restartPolicy=policy))
-    with pytest.raises(ValueError, match="not provisioned"):
-        arm.terminate("exit", exit_code=exit_code)
-    arm.make_ready("exit")
-    arm.set_state("exit", container="app", exit_code=exit_code)
-    group = session.get(_group_url(arm, "exit")).json()["properties"]
+    with fake_arm(ManualClock()) as arm:  # still provisioning until make_ready, however slow the machine
+        session = _session(arm)
+        session.put(_group_url(arm, "exit"), json=_linux_body(restartPolicy=policy))
+        with pytest.raises(ValueError, match="not provisioned"):
+            arm.terminate("exit", exit_code=exit_code)
+        arm.make_ready("exit")
+        arm.set_state("exit", container="app", exit_code=exit_code)
+        group = session.get(_group_url(arm, "exit")).json()["properties"]
     view = group["containers"][0]["properties"]["instanceView"]
     assert view["restartCount"] == restarts
     assert view["currentState"]["state"] == current
