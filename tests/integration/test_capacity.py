@@ -39,7 +39,8 @@ def _bound_pod(kube_api, name: str, cpu: str, memory: str, phase: str | None = N
 @pytest.fixture
 def cluster_service(kube_api, kube, arm, aci_adapter):
     settings = settings_for(kube_api.url, arm, VIRTUAL_NODE_OS="linux,windows")
-    service = CapacityService(settings, aci=lambda: aci_adapter, kube=lambda: kube)
+    # The caches' clock stands still: a test's calls fall in one window (5 s for pods), however slow the machine.
+    service = CapacityService(settings, aci=lambda: aci_adapter, kube=lambda: kube, monotonic=lambda: 0.0)
     set_capacity_service(service)
     yield service
     set_capacity_service(None)

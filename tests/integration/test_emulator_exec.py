@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from emulator.clock import ManualClock
+from emulator.server import ArmServer
 from shared.azure.aci import ArmRejected
 from shared.naming import container_group_name
 from shared.translate import pod_to_container_group
+from tests.fakes.arm_fixtures import fake_arm
 from tests.fakes.connector_fixtures import make_pod, settings_for
+
+
+@pytest.fixture
+def arm() -> Iterator[ArmServer]:
+    """The fake ARM on a clock that stands still: a group not made ready is still provisioning when exec asks."""
+    with fake_arm(clock=ManualClock()) as server:
+        yield server
 
 
 def _group(arm: Any, aci: Any, ready: bool = True) -> str:

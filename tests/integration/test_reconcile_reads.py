@@ -92,8 +92,7 @@ def test_reads_overlap_and_are_applied_in_read_order(kube_api, arm, ctx):
     assert (report.arm_reads, arm.counts["get"], report.deferred_reads) == (GROUPS, GROUPS, 0)
     assert report.errors == []
     assert report.status_patches == GROUPS
-    assert 2 <= aci.peak <= 8
-    assert report.seconds < GROUPS * GET_LATENCY / 2  # sequential reads alone would take 3.2 s
+    assert 2 <= aci.peak <= 8  # reads overlapped (each is held GET_LATENCY by ARM), never more than the workers
     # Never-read hot groups are read in name order; their answers are applied in that order, on the cycle's thread.
     assert kube.patched == [pods_by_group[g] for g in sorted(pods_by_group)]
     assert kube.threads == {threading.current_thread().name}
