@@ -185,9 +185,14 @@ def test_official_watch_follows_bookmarks() -> None:
             core = client.CoreV1Api(api_client)
             core.create_namespaced_pod("default", pod_body("a"))
             watcher = watch.Watch()
-            events = list(
-                watcher.stream(core.list_namespaced_pod, "default", allow_watch_bookmarks=True, timeout_seconds=1)
-            )
+            events = []
+            # Until the first bookmark, however long it takes (a 1 s watch got one only on a fast enough machine).
+            for event in watcher.stream(
+                core.list_namespaced_pod, "default", allow_watch_bookmarks=True, timeout_seconds=60
+            ):
+                events.append(event)
+                if event["type"] == "BOOKMARK":
+                    watcher.stop()
             assert events[0]["type"] == "ADDED" and events[-1]["type"] == "BOOKMARK"
             assert watcher.resource_version == str(server.resource_version)
     finally:
