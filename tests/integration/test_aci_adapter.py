@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from emulator.clock import ManualClock
 from emulator.server import ArmServer
 from shared.azure.aci import (
     AciClient,
@@ -20,7 +21,7 @@ from shared.azure.aci import (
 )
 from shared.config import load_settings
 from shared.errors import PermanentError, RetryableError, ThrottledError
-from tests.fakes.arm_fixtures import adapter_for
+from tests.fakes.arm_fixtures import adapter_for, fake_arm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,11 +110,16 @@ def test_validation_error_keeps_arm_code_and_message(aci_adapter: AciClient) -> 
     assert error.value.status == 400
 
 
-def test_429_surfaces_at_once_with_retry_after(arm: ArmServer, aci_adapter: AciClient) -> None:
-    arm.throttle.reads = (1, 0.2)
-    assert aci_adapter.get("x") is None
-    with pytest.raises(ThrottledError) as error:
-        aci_adapter.get("x")
+def test_429_surfaces_at_once_with_retry_after(arm_credential: Any) -> None:
+    with fake_arm(ManualClock()) as arm:  # no refill between the two reads (Retry-After 4 after 1 s), however slow
+        client = adapter_for(arm.url, arm.ca_pem_path, credential=arm_credential)
+        try:
+            arm.throttle.reads = (1, 0.2)
+            assert client.get("x") is None
+            with pytest.raises(ThrottledError) as error:
+                client.get("x")
+        finally:
+            client.close()
     assert error.value.retry_after == 5
     assert arm.counts["get"] == 2  # no retry inside the call
 
