@@ -208,10 +208,10 @@ class Demo:
 
     def start_connector(self) -> None:
         from tests.fakes.azurite_fixtures import AZURITE_ACCOUNT, AZURITE_KEY
-        from tests.fakes.kube_real import free_port
+        from tests.fakes.kube_real import free_ports
 
         self.say("The connector: what `make start` runs (Azurite, ACI emulator, Functions app), and the relay")
-        blob, queue, table, arm, http, health = (free_port() for _ in range(6))
+        blob, queue, table, arm, http, health = free_ports(6)
         kubelet = _two_free_ports()  # the relay serves the second node's kubelet API on port + 1
         account = AZURITE_ACCOUNT
         storage = (

@@ -8,10 +8,25 @@ PY=.venv/bin/python
 run_dir=$(mktemp -d)
 export ACI_TEST_RUN_DIR="$run_dir"
 cleanup() {
+  local pids=() pid left
   for pidfile in "$run_dir"/*.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
+    pids+=("$pid")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  # SIGTERM asks; a kube-apiserver whose etcd stopped first spends 20 s or more in its graceful shutdown.
+  # Wait for the groups to go (10 s at most), then SIGKILL what is left: nothing outlives the run.
+  for _ in $(seq 50); do
+    left=0
+    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
+    [ "$left" = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  # Folders a fixture made outside the run folder (the real apiserver's etcd data on /dev/shm, in memory).
+  for dirfile in "$run_dir"/*.dir; do
+    [ -f "$dirfile" ] && rm -rf -- "$(cat "$dirfile")"
   done
   rm -rf "$run_dir"
 }

@@ -42,7 +42,7 @@ from typing import Any
 from tests.fakes.kube_errors import KubeError
 from tests.fakes.kube_rbac import Attributes
 from tests.fakes.kube_resources import ResourceType, resolve
-from tests.fakes.processes import track, untrack
+from tests.fakes.processes import track, track_dir, untrack, untrack_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "1.20.2"
@@ -124,9 +124,20 @@ def ensure_binaries() -> tuple[str, str]:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: all are held while the next is chosen (one at a time, the system may hand
+    out the same port twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass
@@ -179,6 +190,8 @@ class RealKube:
         """Log every resource request (request_counts, decisions); off when the caller brings its own policy."""
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="real-kube-", dir=_fast_tmp()))
+        if self._own_workdir:
+            track_dir(self.workdir)
         self.port = 0
         self.etcd_port = 0
         self.ca_pem = ""
@@ -222,6 +235,7 @@ class RealKube:
         self._stop_processes()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            untrack_dir(self.workdir)
 
     def _stop_processes(self) -> None:
         for process in (self._apiserver, self._etcd):
@@ -259,7 +273,7 @@ class RealKube:
         self._ssl = ssl.create_default_context(cafile=self.ca_file)
 
     def _start_etcd(self, etcd: str, timeout: float) -> None:
-        self.etcd_port, peer = free_port(), free_port()
+        self.etcd_port, peer = free_ports(2)
         data = self.workdir / "etcd"
         shutil.rmtree(data, ignore_errors=True)
         client_url, peer_url = f"http://127.0.0.1:{self.etcd_port}", f"http://127.0.0.1:{peer}"

@@ -29,3 +29,17 @@ def untrack(pid: int) -> None:
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def track_dir(path: Path) -> None:
+    """Record a scratch folder outside the run folder (etcd's data on /dev/shm): removed on exit if pytest is killed."""
+    run_dir = os.environ.get("ACI_TEST_RUN_DIR")
+    if run_dir and Path(run_dir).is_dir():
+        (Path(run_dir) / f"{path.name}.dir").write_text(str(path))
+
+
+def untrack_dir(path: Path) -> None:
+    run_dir = os.environ.get("ACI_TEST_RUN_DIR")
+    if run_dir:
+        with contextlib.suppress(FileNotFoundError):
+            (Path(run_dir) / f"{path.name}.dir").unlink()

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.fakes.azurite_fixtures import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.fakes.kube_real import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = (
@@ -32,17 +33,6 @@ APP_FILES = (
     "emulator",
     "scripts",
 )
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _project(tmp_path: Path) -> Path:
@@ -72,7 +62,7 @@ def _tools(tmp_path: Path) -> Path:
 
 
 def _environment(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    blob, queue, table, emulator, http = _free_ports(5)
+    blob, queue, table, emulator, http = free_ports(5)
     storage = (
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"BlobEndpoint=http://127.0.0.1:{blob}/{AZURITE_ACCOUNT};QueueEndpoint=http://127.0.0.1:{queue}/"
