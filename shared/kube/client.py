@@ -314,13 +314,38 @@ def build_api_client(settings: Settings) -> Any:
     raise ConfigError("no cluster configured: set KUBE_API_URL, KUBECONFIG or KUBE_IN_CLUSTER")
 
 
+_ca_files: dict[str, str] = {}
+_ca_lock = threading.Lock()
+
+
 def _write_ca(pem: str) -> str:
+    """The client library wants the CA as a file path, read at each new connection: one file per CA for the life of
+    the process, removed at exit. A file per client built piled up in /tmp (thousands over a day of test runs)."""
+    import atexit
+    import os
     import tempfile
 
-    handle = tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False)  # noqa: SIM115 - lives as long as the process
-    with handle:
-        handle.write(pem)
-    return handle.name
+    with _ca_lock:
+        path = _ca_files.get(pem)
+        if path is not None and os.path.exists(path):
+            return path
+        handle = tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False)  # noqa: SIM115 - removed at exit
+        with handle:
+            handle.write(pem)
+        if not _ca_files:
+            atexit.register(_remove_ca_files)
+        _ca_files[pem] = handle.name
+        return handle.name
+
+
+def _remove_ca_files() -> None:
+    import contextlib
+    import os
+
+    for path in _ca_files.values():
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    _ca_files.clear()
 
 
 _client: KubeClient | None = None

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +18,8 @@ from shared.kube import Conflict, Expired, KubeClient, KubeUnavailable, build_ap
 from tests.fakes.connector_fixtures import make_pod
 from tests.fakes.kube_fixtures import kube_settings
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_api_url_and_bearer_token(kube_api):
     kube_api.create(make_pod())
@@ -21,6 +27,23 @@ def test_api_url_and_bearer_token(kube_api):
     client = KubeClient(build_api_client(settings))
     assert client.get_pod("default", "web")["metadata"]["name"] == "web"
     assert client.api_client.configuration.api_key["authorization"] == settings["KUBE_BEARER_TOKEN"]
+
+
+def test_the_ca_is_written_once_per_process_and_removed_at_exit():
+    """The library reads the CA from a file; a client built per call must not leave a file per call in /tmp."""
+    script = (
+        "from shared.config import load_settings\n"
+        "from shared.kube import build_api_client\n"
+        "settings = load_settings({'KUBE_API_URL': 'https://127.0.0.1:1', 'KUBE_BEARER_TOKEN': 't',"
+        " 'KUBE_CA_CERT': 'PEM'})\n"
+        "paths = {build_api_client(settings).configuration.ssl_ca_cert for _ in range(3)}\n"
+        "(path,) = paths\n"
+        "print(path, open(path).read())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    path, content = result.stdout.split()
+    assert content == "PEM"
+    assert not os.path.exists(path)  # removed when the process ended
 
 
 def test_kubeconfig_with_a_named_context(kube_api, tmp_path):
