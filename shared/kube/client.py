@@ -8,7 +8,11 @@ The `kubernetes` package is imported on first use, not at app start.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -321,10 +325,6 @@ _ca_lock = threading.Lock()
 def _write_ca(pem: str) -> str:
     """The client library wants the CA as a file path, read at each new connection: one file per CA for the life of
     the process, removed at exit. A file per client built piled up in /tmp (thousands over a day of test runs)."""
-    import atexit
-    import os
-    import tempfile
-
     with _ca_lock:
         path = _ca_files.get(pem)
         if path is not None and os.path.exists(path):
@@ -332,16 +332,12 @@ def _write_ca(pem: str) -> str:
         handle = tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False)  # noqa: SIM115 - removed at exit
         with handle:
             handle.write(pem)
-        if not _ca_files:
-            atexit.register(_remove_ca_files)
         _ca_files[pem] = handle.name
         return handle.name
 
 
+@atexit.register
 def _remove_ca_files() -> None:
-    import contextlib
-    import os
-
     for path in _ca_files.values():
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

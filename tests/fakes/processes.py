@@ -12,34 +12,38 @@ import os
 from pathlib import Path
 
 
-def _pid_file(pid: int) -> Path | None:
+def _record(name: str) -> Path | None:
+    """The file in `make test`'s run folder that records `name`; None outside `make test`."""
     run_dir = os.environ.get("ACI_TEST_RUN_DIR")
-    return Path(run_dir) / f"{pid}.pid" if run_dir else None
+    return Path(run_dir) / name if run_dir else None
 
 
-def track(pid: int) -> None:
-    """Record a process group leader started with start_new_session=True."""
-    path = _pid_file(pid)
+def _write(name: str, text: str) -> None:
+    path = _record(name)
     if path is not None and path.parent.is_dir():
-        path.write_text(str(pid))
+        path.write_text(text)
 
 
-def untrack(pid: int) -> None:
-    path = _pid_file(pid)
+def _remove(name: str) -> None:
+    path = _record(name)
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
 
+def track(pid: int) -> None:
+    """Record a process group leader started with start_new_session=True."""
+    _write(f"{pid}.pid", str(pid))
+
+
+def untrack(pid: int) -> None:
+    _remove(f"{pid}.pid")
+
+
 def track_dir(path: Path) -> None:
     """Record a scratch folder outside the run folder (etcd's data on /dev/shm): removed on exit if pytest is killed."""
-    run_dir = os.environ.get("ACI_TEST_RUN_DIR")
-    if run_dir and Path(run_dir).is_dir():
-        (Path(run_dir) / f"{path.name}.dir").write_text(str(path))
+    _write(f"{path.name}.dir", str(path))
 
 
 def untrack_dir(path: Path) -> None:
-    run_dir = os.environ.get("ACI_TEST_RUN_DIR")
-    if run_dir:
-        with contextlib.suppress(FileNotFoundError):
-            (Path(run_dir) / f"{path.name}.dir").unlink()
+    _remove(f"{path.name}.dir")

@@ -112,18 +112,18 @@ class Started:
         return {int(pid) for pid in found.stdout.split()}
 
 
+def _state(pid: int) -> str | None:
+    """The process's state letter from /proc (Z: a zombie not yet reaped); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def _alive(pids: set[int]) -> set[int]:
     """The processes still running. A zombie has exited: only its reaping is left, to PID 1 here (which reaps
     orphans every second or two), though `kill(pid, 0)` still finds it."""
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            alive.add(pid)
-    return alive
+    return {pid for pid in pids if _state(pid) not in (None, "Z", "X")}
 
 
 def _describe(pids: set[int]) -> dict[int, str]:
@@ -132,10 +132,9 @@ def _describe(pids: set[int]) -> dict[int, str]:
     for pid in pids:
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError as error:
-            command, state = f"gone ({error.strerror})", "?"
-        described[pid] = f"{state} {command.strip()[:200]}"
+            command = f"gone ({error.strerror})"
+        described[pid] = f"{_state(pid) or '?'} {command.strip()[:200]}"
     return described
 
 
