@@ -335,11 +335,11 @@ def test_dropped_fields_are_listed_in_a_warning_event(kube_api, arm, worker_cont
 def test_delete_rechecks_are_bounded_then_left_to_the_reconciler(kube_api, arm, worker_context):
     from shared.worker import MAX_DELETE_RECHECKS
 
+    arm.delete_mode = "202"  # ARM may answer 202 and take its time
+    arm.timing.deleting = 3600.0  # a delete that never finishes (a group keeps the timing it was created with)
     pod = _create(kube_api, make_pod())
     process_message(_upsert_text(pod), context=worker_context)
     kube_api.delete("pods", "default", "web")
-    arm.delete_mode = "202"  # ARM may answer 202 and take its time
-    arm.timing.deleting = 3600.0  # a delete that never finishes
     meta = pod["metadata"]
     first = Message(op="delete", pod=PodRef("default", "web", meta["uid"]), source="watch")
     assert process_message(first.to_text(), context=worker_context).action == "deleting"
