@@ -37,12 +37,9 @@ PROFILES = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(TIME_LIMIT + 60)
-@pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
+def _run_demo(tmp_path: Path, profile: str) -> str:
+    """One `make demo` run in its own TMPDIR (so what it leaves behind can be found): its transcript."""
     _real_kube_or_skip()
-    manifest, linux, windows, container = PROFILES[profile]
     env = {**os.environ, "TMPDIR": str(tmp_path), "DEMO_TIMEOUT": str(TIME_LIMIT - 30), "PROFILE": profile}
     result = subprocess.run(
         [sys.executable, "scripts/demo.py"],
@@ -53,8 +50,28 @@ def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
         timeout=TIME_LIMIT,
         check=False,
     )
-    transcript = result.stdout
-    assert result.returncode == 0, transcript + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _check_the_2017_walkthrough_word_for_word(transcript: str) -> None:
+    """`make demo PROFILE=2017`: the 2017 nodes, the issue's pod pinned to aci-connector-1, <ip>:80 on Windows."""
+    assert "VIRTUAL_NODE_PROFILE=aci-connector-2017" in transcript
+    assert re.search(r"aci-connector-0\s+linux\s+linux\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
+    assert re.search(r"aci-connector-1\s+windows\s+windows\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
+    assert "No kube-scheduler" not in transcript  # pinned by nodeName: nothing binds it
+    assert "OS:            Windows" in transcript
+    assert "Requests:  cpu 1.0, memory 1.5 GB" in transcript
+    assert re.search(r"Normal\s+DefaultPortOpened\s+The pod declares no ports: opened port 80/TCP", transcript)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIME_LIMIT + 60)
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
+    """Each profile's demo runs once (30 s of a warm `make test`); its profile's own checks read that transcript."""
+    manifest, linux, windows, container = PROFILES[profile]
+    transcript = _run_demo(tmp_path, profile)
     for command in (
         "$ kubectl get nodes -o wide",
         f"$ kubectl apply -f docs/examples/{manifest}",
@@ -78,39 +95,5 @@ def test_make_demo_runs_the_walkthrough_and_cleans_up(tmp_path, profile):
     assert "No container groups in resource group" in transcript
     assert _left_running(str(tmp_path)) == []
     assert not any(tmp_path.glob("aci-demo-*"))  # its work folder is removed
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(TIME_LIMIT + 60)
-def test_make_demo_profile_2017_runs_the_walkthrough_word_for_word(tmp_path):
-    """`make demo PROFILE=2017`: the 2017 nodes, the issue's pod pinned to aci-connector-1, <ip>:80 on Windows."""
-    _real_kube_or_skip()
-    env = {**os.environ, "TMPDIR": str(tmp_path), "DEMO_TIMEOUT": str(TIME_LIMIT - 30), "PROFILE": "2017"}
-    result = subprocess.run(
-        [sys.executable, "scripts/demo.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIME_LIMIT,
-        check=False,
-    )
-    transcript = result.stdout
-    assert result.returncode == 0, transcript + result.stderr
-    assert "VIRTUAL_NODE_PROFILE=aci-connector-2017" in transcript
-    assert re.search(r"aci-connector-0\s+linux\s+linux\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
-    assert re.search(r"aci-connector-1\s+windows\s+windows\s+virtual-kubelet.io/provider,azure.com/aci", transcript)
-    assert re.search(r"aci-connector-0\s+Ready", transcript) and re.search(r"aci-connector-1\s+Ready", transcript)
-    assert "$ kubectl apply -f docs/examples/iis-2017.yaml" in transcript
-    assert "No kube-scheduler" not in transcript  # pinned by nodeName: nothing binds it
-    assert re.search(r"iis-winsvrcore\s+0/1\s+(Pending|ContainerCreating)", transcript)
-    row = r"iis-winsvrcore\s+1/1\s+Running\s+\d+\s+\S+\s+(\d+\.\d+\.\d+\.\d+)\s+aci-connector-1"
-    running = re.search(row, transcript)
-    assert running, transcript
-    assert f"IP:            {running.group(1)} (Public; ports 80/TCP)" in transcript
-    assert "OS:            Windows" in transcript
-    assert "Requests:  cpu 1.0, memory 1.5 GB" in transcript
-    assert re.search(r"Normal\s+DefaultPortOpened\s+The pod declares no ports: opened port 80/TCP", transcript)
-    assert 'pod "iis-winsvrcore" deleted' in transcript
-    assert "No container groups in resource group" in transcript
-    assert _left_running(str(tmp_path)) == []
+    if profile == "2017":
+        _check_the_2017_walkthrough_word_for_word(transcript)
