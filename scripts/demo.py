@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,14 +63,18 @@ class DemoError(Exception):
     """The walkthrough could not go on; the message says where."""
 
 
-def _two_free_ports() -> int:
-    """A port p with p + 1 free too (another run may still take them: the relay then says so at once)."""
+def _two_free_ports(taken: Iterable[int]) -> int:
+    """A port p with p + 1 free too, neither of them one of `taken` (ports chosen for the demo's other servers,
+    free again until those start). Another run may still take them: the relay then says so at once."""
     import socket
 
+    taken = set(taken)
     for _ in range(50):
         with socket.socket() as first:
             first.bind(("127.0.0.1", 0))
             port = first.getsockname()[1]
+            if {port, port + 1} & taken:
+                continue
             with socket.socket() as second:
                 try:
                     second.bind(("127.0.0.1", port + 1))
@@ -211,8 +215,9 @@ class Demo:
         from tests.fakes.kube_real import free_ports
 
         self.say("The connector: what `make start` runs (Azurite, ACI emulator, Functions app), and the relay")
-        blob, queue, table, arm, http, health = free_ports(6)
-        kubelet = _two_free_ports()  # the relay serves the second node's kubelet API on port + 1
+        ports = free_ports(6)
+        blob, queue, table, arm, http, health = ports
+        kubelet = _two_free_ports(ports)  # the relay serves the second node's kubelet API on port + 1
         account = AZURITE_ACCOUNT
         storage = (
             f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={AZURITE_KEY};"
